@@ -1,0 +1,1 @@
+"""The gateway: token check, routing, rate limits, docs and realtime fan-out."""

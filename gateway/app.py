@@ -1,0 +1,231 @@
+"""The gateway: the only thing clients talk to. It checks access tokens before
+forwarding, assigns request ids, limits request rates, routes /api/v1 to the
+services, serves the merged OpenAPI document and the realtime stream."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from queue import Empty
+
+import simple_websocket
+from flask import Flask, Response, g, jsonify, request
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import GaugeMetricFamily
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from services.common.auth import KeySet, TokenVerifier, bearer_token
+from services.common.config import DEFAULT_PORTS, SERVICES
+from services.common.errors import (NotFound, TooManyRequests, Unauthorized, error_response,
+                                    register_error_handlers)
+from services.common.logs import configure_logging
+from services.common.web import API_PREFIX, REQUEST_ID_HEADER, install_metrics, install_request_id
+
+from .backends import HOP_BY_HOP, BackendUnavailable, HttpBackend
+from .openapi import DOCS_PAGE, MergedSpec
+from .ratelimit import RateLimiter
+from .realtime import Hub
+from .routes import resolve
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class GatewayConfig:
+    backends: dict
+    amqp_url: str = "memory://"
+    issuer: str = "sferum-identity"
+    audience: str = "sferum"
+    rate_per_second: float = 20.0
+    rate_burst: int = 200
+    max_body_bytes: int = 64 * 1024 * 1024
+    ping_interval: int = 25
+    trusted_proxy_hops: int = 0
+    log_level: str = "INFO"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env=None) -> "GatewayConfig":
+        env = dict(os.environ if env is None else env)
+        backends = {name: HttpBackend(env.get(f"{name.upper()}_URL")
+                                      or f"http://127.0.0.1:{DEFAULT_PORTS[name]}")
+                    for name in SERVICES}
+        return cls(
+            backends=backends,
+            amqp_url=env.get("AMQP_URL") or "memory://",
+            issuer=env.get("JWT_ISSUER", "sferum-identity"),
+            audience=env.get("JWT_AUDIENCE", "sferum"),
+            rate_per_second=float(env.get("GATEWAY_RATE_PER_SECOND", "20")),
+            rate_burst=int(env.get("GATEWAY_RATE_BURST", "200")),
+            max_body_bytes=int(env.get("GATEWAY_MAX_BODY_BYTES", str(64 * 1024 * 1024))),
+            ping_interval=int(env.get("GATEWAY_PING_INTERVAL", "25")),
+            trusted_proxy_hops=int(env.get("TRUSTED_PROXY_HOPS", "0")),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )
+
+
+class _UpgradedResponse(Response):
+    """What a WSGI server gets once the socket was taken over by the WebSocket."""
+
+    def __init__(self, mode: str):
+        super().__init__()
+        self.mode = mode
+
+    def __call__(self, environ, start_response):
+        if self.mode == "gunicorn":
+            raise StopIteration()
+        if self.mode == "werkzeug":
+            return super().__call__(environ, start_response)
+        return []
+
+
+def create_app(config: GatewayConfig | None = None) -> Flask:
+    config = config or GatewayConfig.from_env()
+    configure_logging(config.log_level)
+    app = Flask("sferum.gateway")
+    app.config.update(MAX_CONTENT_LENGTH=config.max_body_bytes)
+    app.json.ensure_ascii = False
+    register_error_handlers(app)
+    install_request_id(app)
+
+    identity = config.backends["identity"]
+    keys = KeySet(lambda: identity.get_json(f"{API_PREFIX}/.well-known/jwks.json")[1])
+    verifier = TokenVerifier(keys, config.issuer, config.audience)
+    limiter = RateLimiter(config.rate_per_second, config.rate_burst)
+    spec = MergedSpec(config.backends)
+    hub = Hub(config.amqp_url)
+    app.extensions["sferum.gateway"] = {"hub": hub, "config": config, "verifier": verifier}
+
+    registry = CollectorRegistry()
+    registry.register(_HubCollector(hub))
+    install_metrics(app, registry, "gateway")
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify({"status": "ok", "service": "gateway"})
+
+    @app.get("/readyz")
+    def readyz():
+        def probe(item):
+            name, backend = item
+            try:
+                status, body = backend.get_json("/readyz", timeout=3.0)
+                return name, "ok" if status == 200 else body.get("status", f"status {status}")
+            except BackendUnavailable:
+                return name, "unreachable"
+
+        with ThreadPoolExecutor(max_workers=len(config.backends)) as pool:
+            services = dict(pool.map(probe, config.backends.items()))
+        realtime = "ok" if hub.ready.is_set() else "connecting"
+        ready = all(state == "ok" for state in services.values()) and realtime == "ok"
+        return jsonify({"status": "ok" if ready else "unavailable", "services": services,
+                        "realtime": realtime}), (200 if ready else 503)
+
+    @app.get("/api/openapi.json")
+    def openapi():
+        return Response(spec.document(), mimetype="application/json")
+
+    @app.get("/api/docs")
+    def docs():
+        return Response(DOCS_PAGE, mimetype="text/html")
+
+    @app.route(f"{API_PREFIX}/stream")
+    def stream_over_http():
+        return error_response(426, "upgrade_required", "Open this path as a WebSocket.",
+                              headers={"Upgrade": "websocket"})
+
+    @app.route(f"{API_PREFIX}/stream", websocket=True)
+    def stream():
+        token = bearer_token(request.headers, request.args)
+        if not token:
+            raise Unauthorized()
+        principal = verifier.verify(token)
+        ws = simple_websocket.Server(request.environ, ping_interval=config.ping_interval,
+                                     max_message_size=64 * 1024)
+        _serve_stream(hub, ws, principal)
+        return _UpgradedResponse(ws.mode)
+
+    @app.route(f"{API_PREFIX}/<path:path>",
+               methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+    def proxy(path: str):
+        resolved = resolve(path, request.method)
+        if resolved is None:
+            raise NotFound()
+        service, public = resolved
+        principal = None
+        if not public:
+            token = bearer_token(request.headers)
+            if not token:
+                raise Unauthorized()
+            principal = verifier.verify(token)
+        wait = limiter.check(principal.id if principal else f"ip:{request.remote_addr}")
+        if wait:
+            raise TooManyRequests(wait)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        if request.content_length is not None:
+            headers["Content-Length"] = str(request.content_length)
+        headers[REQUEST_ID_HEADER] = g.request_id
+        headers["X-Forwarded-For"] = request.remote_addr or ""
+        headers["X-Forwarded-Proto"] = request.scheme
+        body = request.stream if request.content_length or request.headers.get("Transfer-Encoding") else None
+        try:
+            status, out_headers, content = config.backends[service].forward(
+                request.method, request.path, request.query_string, headers, body)
+        except BackendUnavailable as error:
+            log.warning("%s unavailable: %s", service, error)
+            return error_response(503, "service_unavailable",
+                                  "This part of the platform is briefly unavailable; try again.",
+                                  headers={"Retry-After": "2"})
+        return Response(content, status=status, headers=[
+            (name, value) for name, value in out_headers if name.lower() != REQUEST_ID_HEADER.lower()])
+
+    if config.trusted_proxy_hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_hops,
+                                x_proto=config.trusted_proxy_hops)
+    hub.start()
+    return app
+
+
+def _serve_stream(hub: Hub, ws, principal) -> None:
+    subscriber = hub.subscribe(principal.id)
+    expires_at = float(principal.claims.get("exp", time.time() + 900))
+    try:
+        ws.send(json.dumps({"type": "stream.ready", "data": {"user_id": principal.id}}))
+        while ws.connected and not subscriber.overflowed:
+            if time.time() >= expires_at:
+                # The stream lives no longer than the token that opened it.
+                ws.close(4001, "token expired")
+                break
+            try:
+                frame = subscriber.frames.get(timeout=1.0)
+            except Empty:
+                while ws.connected and ws.receive(timeout=0) is not None:
+                    pass  # clients have nothing to say on the stream; drop it
+                continue
+            ws.send(frame)
+        if subscriber.overflowed:
+            ws.close(4008, "too slow; reconnect and read history")
+    except simple_websocket.ConnectionClosed:
+        pass
+    finally:
+        hub.unsubscribe(subscriber)
+        try:
+            ws.close()
+        except Exception:
+            pass
+
+
+class _HubCollector:
+    def __init__(self, hub: Hub):
+        self.hub = hub
+
+    def collect(self):
+        users = GaugeMetricFamily("realtime_connected_users", "Users with an open stream here")
+        users.add_metric([], self.hub.connected_users)
+        yield users
+        frames = GaugeMetricFamily("realtime_frames_delivered", "Frames handed to sockets here")
+        frames.add_metric([], self.hub.delivered_total)
+        yield frames

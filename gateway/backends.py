@@ -1,0 +1,87 @@
+"""How the gateway reaches a service: over HTTP (distributed mode) or by
+calling its WSGI app in the same process (embedded mode)."""
+from __future__ import annotations
+
+import io
+import json
+import sys
+from typing import Iterable
+
+import requests
+from requests.adapters import HTTPAdapter
+from werkzeug.test import run_wsgi_app
+
+HOP_BY_HOP = frozenset(h.lower() for h in (
+    "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer",
+    "Transfer-Encoding", "Upgrade", "Host", "Content-Length"))
+
+
+class BackendUnavailable(Exception):
+    pass
+
+
+class _SizedStream:
+    def __init__(self, stream, length: int):
+        self.stream, self.length = stream, length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def read(self, size: int = -1) -> bytes:
+        return self.stream.read(size)
+
+
+class HttpBackend:
+    def __init__(self, base_url: str, timeout: float = 30.0, pool_size: int = 200):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+
+    def forward(self, method: str, path: str, query: bytes, headers: dict, body) -> tuple[int, list, Iterable[bytes]]:
+        url = self.base_url + path + (("?" + query.decode("latin-1")) if query else "")
+        length = headers.get("Content-Length")
+        if body is not None and length is not None:
+            # A stream of known length goes out with Content-Length, not chunked.
+            body = _SizedStream(body, int(length))
+        try:
+            response = self.session.request(method, url, headers=headers, data=body,
+                                            timeout=self.timeout, stream=True, allow_redirects=False)
+        except requests.RequestException as error:
+            raise BackendUnavailable(str(error)) from error
+        out_headers = [(k, v) for k, v in response.raw.headers.items() if k.lower() not in HOP_BY_HOP]
+        return response.status_code, out_headers, response.raw.stream(64 * 1024, decode_content=False)
+
+    def get_json(self, path: str, timeout: float = 3.0) -> tuple[int, dict]:
+        try:
+            response = self.session.get(self.base_url + path, timeout=timeout)
+            return response.status_code, response.json()
+        except (requests.RequestException, ValueError) as error:
+            raise BackendUnavailable(str(error)) from error
+
+
+class WsgiBackend:
+    def __init__(self, app):
+        self.app = app
+
+    def forward(self, method: str, path: str, query: bytes, headers: dict, body) -> tuple[int, list, Iterable[bytes]]:
+        environ = {
+            "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path,
+            "QUERY_STRING": query.decode("latin-1"), "SERVER_NAME": "embedded", "SERVER_PORT": "80",
+            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": body or io.BytesIO(b""),
+            "wsgi.errors": sys.stderr, "wsgi.multithread": True, "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+        }
+        for name, value in headers.items():
+            key = name.upper().replace("-", "_")
+            environ[key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}"] = value
+        app_iter, status, response_headers = run_wsgi_app(self.app, environ, buffered=True)
+        out_headers = [(k, v) for k, v in response_headers.items() if k.lower() not in HOP_BY_HOP]
+        return int(status.split(" ", 1)[0]), out_headers, app_iter
+
+    def get_json(self, path: str, timeout: float = 3.0) -> tuple[int, dict]:
+        status, _headers, body = self.forward("GET", path, b"", {}, None)
+        return status, json.loads(b"".join(body) or b"{}")

@@ -1,0 +1,1 @@
+"""The platform's services; `services.common` is the only code they share."""

@@ -1,0 +1,4 @@
+"""Events calls consumes."""
+from services.common.bus import EventHandlers
+
+handlers = EventHandlers()

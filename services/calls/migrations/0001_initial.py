@@ -1,0 +1,5 @@
+from services.calls import models
+
+
+def up(db, kit):
+    db.create_tables(kit.bus_tables + models.TABLES)

@@ -1,0 +1,1 @@
+"""The shared kit: configuration, database, event bus, auth, errors, app factory."""

@@ -1,0 +1,130 @@
+"""A peewee database per service: SQLite by default, PostgreSQL by DATABASE_URL.
+Also the tables every service has for the bus (outbox, processed events) and
+the migration runner: schema changes are migrations kept in the repo, applied by
+`python -m services migrate <service>`, never by hand."""
+from __future__ import annotations
+
+import importlib
+import logging
+import pkgutil
+import zlib
+from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlparse
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase
+
+from .clock import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def open_database(url: str, pool_size: int = 20) -> peewee.Database:
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        # sqlite:///relative/file.db or sqlite:////absolute/file.db
+        path = unquote(url[len("sqlite:///"):].split("?", 1)[0])
+        if path not in ("", ":memory:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # IMMEDIATE: a transaction takes the write lock up front, so two writers
+        # wait for each other (busy_timeout) instead of failing on upgrade.
+        return peewee.SqliteDatabase(path or ":memory:", lock_type="IMMEDIATE", pragmas={
+            "journal_mode": "wal", "busy_timeout": 10000, "foreign_keys": 1,
+            "synchronous": "normal"})
+    if parsed.scheme in ("postgres", "postgresql"):
+        options = dict(parse_qsl(parsed.query))
+        return PooledPostgresqlDatabase(
+            unquote(parsed.path.lstrip("/")) or "postgres",
+            user=unquote(parsed.username or "") or None,
+            password=unquote(parsed.password or "") or None,
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 5432,
+            max_connections=int(options.pop("pool_size", pool_size)),
+            stale_timeout=300,
+            timeout=10,
+            connect_timeout=int(options.pop("connect_timeout", 5)),
+            **options,
+        )
+    raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r}")
+
+
+def is_postgres(db: peewee.Database) -> bool:
+    target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
+    return isinstance(target, peewee.PostgresqlDatabase)
+
+
+class KitModels:
+    """The tables the shared kit keeps in every service's own database."""
+
+    def __init__(self, service_db: peewee.DatabaseProxy):
+        class Base(peewee.Model):
+            class Meta:
+                database = service_db
+
+        class Outbox(Base):
+            """Events written in the same transaction as the change they describe."""
+            event_id = peewee.CharField(max_length=64, unique=True)
+            routing_key = peewee.CharField(max_length=128)
+            body = peewee.TextField()
+            created_at = peewee.DateTimeField(default=utcnow)
+            attempts = peewee.IntegerField(default=0)
+            next_attempt_at = peewee.DateTimeField(default=utcnow, index=True)
+            last_error = peewee.TextField(null=True)
+
+            class Meta:
+                table_name = "outbox"
+
+        class ProcessedEvent(Base):
+            """Ids of handled events: a redelivered event changes nothing."""
+            event_id = peewee.CharField(max_length=64, primary_key=True)
+            event_type = peewee.CharField(max_length=128)
+            handled_at = peewee.DateTimeField(default=utcnow)
+
+            class Meta:
+                table_name = "processed_events"
+
+        class SchemaMigration(Base):
+            name = peewee.CharField(max_length=200, primary_key=True)
+            applied_at = peewee.DateTimeField(default=utcnow)
+
+            class Meta:
+                table_name = "schema_migrations"
+
+        self.Outbox = Outbox
+        self.ProcessedEvent = ProcessedEvent
+        self.SchemaMigration = SchemaMigration
+
+    @property
+    def bus_tables(self) -> list[type[peewee.Model]]:
+        return [self.Outbox, self.ProcessedEvent]
+
+
+def migration_names(package: str) -> list[str]:
+    module = importlib.import_module(package)
+    return sorted(name for _, name, _ in pkgutil.iter_modules(module.__path__) if name[:4].isdigit())
+
+
+def pending_migrations(db: peewee.Database, kit: KitModels, package: str) -> list[str]:
+    if not kit.SchemaMigration.table_exists():
+        return migration_names(package)
+    applied = {row.name for row in kit.SchemaMigration.select(kit.SchemaMigration.name)}
+    return [name for name in migration_names(package) if name not in applied]
+
+
+def migrate(db: peewee.Database, kit: KitModels, package: str) -> list[str]:
+    """Apply the package's numbered migrations (`NNNN_name.py` with `up(db, kit)`)
+    that are not yet recorded. Safe when several replicas start at once: on
+    PostgreSQL an advisory lock serialises them."""
+    applied_now = []
+    with db.connection_context():
+        with db.atomic():
+            if is_postgres(db):
+                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(package.encode()),))
+            db.create_tables([kit.SchemaMigration], safe=True)
+            for name in pending_migrations(db, kit, package):
+                module = importlib.import_module(f"{package}.{name}")
+                log.info("applying migration %s.%s", package, name)
+                module.up(db, kit)
+                kit.SchemaMigration.create(name=name)
+                applied_now.append(name)
+    return applied_now

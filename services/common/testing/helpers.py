@@ -1,0 +1,126 @@
+"""Helpers for tests of any service: the in-process platform, signing in
+through the dev outbox, and polling with a deadline instead of sleeping."""
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+from kombu.transport import memory
+
+PHONE_PREFIX = "+7900"
+ROOT_PATHS = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json")
+
+
+def reset_memory_bus() -> None:
+    """kombu's in-memory broker is process-wide; each test starts from an empty one."""
+    memory.Channel.queues.clear()
+    memory.Channel.events.clear()
+    memory.Transport.global_state.clear()
+
+
+def dev_env(var_dir, **extra) -> dict:
+    env = {
+        "SFERUM_DEV": "1", "SFERUM_VAR_DIR": str(var_dir), "AMQP_URL": "memory://",
+        "SECRET_KEY": "test-secret-key-for-tests-only", "OUTBOX_POLL_MS": "50",
+        "EVENT_RETRY_DELAY_MS": "100", "EVENT_MAX_ATTEMPTS": "3", "LOG_LEVEL": "WARNING",
+    }
+    env.update({key: str(value) for key, value in extra.items()})
+    return env
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 15.0, interval: float = 0.05,
+             message: str = "condition") -> object:
+    """Poll until `predicate()` is truthy; fail with `message` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def phone(n: int) -> str:
+    return f"{PHONE_PREFIX}{n:07d}"
+
+
+class Api:
+    """A small client over either a Flask test client or a base URL (requests),
+    so that the same test helpers drive the in-process and the real platform."""
+
+    def __init__(self, target, prefix: str = "/api/v1"):
+        self.prefix = prefix
+        if isinstance(target, str):
+            import requests
+            self._session = requests.Session()
+            self._base = target.rstrip("/")
+            self._flask = None
+        else:
+            self._flask = target
+            self._base = ""
+
+    def request(self, method: str, path: str, token: str | None = None, json=None,
+                headers: dict | None = None, params: dict | None = None, **kwargs):
+        url = path if path.startswith(ROOT_PATHS) else self.prefix + path
+        headers = dict(headers or {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if self._flask is not None:
+            response = self._flask.open(url, method=method, json=json, headers=headers,
+                                        query_string=params, **kwargs)
+            return Response(response.status_code, response.get_json(silent=True), response.headers)
+        response = self._session.request(method, self._base + url, json=json, headers=headers,
+                                         params=params, timeout=30, **kwargs)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        return Response(response.status_code, body, response.headers)
+
+    def get(self, path, token=None, **kw):
+        return self.request("GET", path, token, **kw)
+
+    def post(self, path, json=None, token=None, **kw):
+        return self.request("POST", path, token, json=json, **kw)
+
+    def patch(self, path, json=None, token=None, **kw):
+        return self.request("PATCH", path, token, json=json, **kw)
+
+    def put(self, path, json=None, token=None, **kw):
+        return self.request("PUT", path, token, json=json, **kw)
+
+    def delete(self, path, token=None, **kw):
+        return self.request("DELETE", path, token, **kw)
+
+    def sign_in(self, phone_number: str) -> dict:
+        """Ask for a code, read it from the dev outbox, exchange it for tokens."""
+        sent = self.post("/auth/otp", {"phone": phone_number})
+        assert sent.status_code == 202, sent.json
+        outbox = self.get("/dev/outbox", params={"to": phone_number})
+        code = outbox.json["items"][0]["code"]
+        tokens = self.post("/auth/token", {"phone": phone_number, "code": code})
+        assert tokens.status_code == 200, tokens.json
+        return tokens.json
+
+
+class Response:
+    def __init__(self, status_code: int, json, headers):
+        self.status_code = status_code
+        self.json = json
+        self.headers = headers
+
+    def __repr__(self):
+        return f"<Response {self.status_code} {self.json}>"
+
+
+def assert_error(response: Response, status: int, code: str | None = None) -> dict:
+    """The platform's JSON error format, with this status (and code)."""
+    assert response.status_code == status, response
+    assert isinstance(response.json, dict) and set(response.json) == {"error"}, response
+    error = response.json["error"]
+    assert isinstance(error.get("code"), str) and isinstance(error.get("message"), str), response
+    assert isinstance(error.get("details"), dict), response
+    if code is not None:
+        assert error["code"] == code, response
+    return error

@@ -1,0 +1,26 @@
+"""Entry points: the WSGI app of one service, and its background workers."""
+from __future__ import annotations
+
+import importlib
+
+from flask import Flask
+
+from .auth import KeySet
+from .config import Settings
+
+
+def build(name: str, settings: Settings | None = None, keys: KeySet | None = None) -> Flask:
+    """The app of one service; `keys` replaces fetching identity's JWKS over HTTP
+    when identity runs in the same process."""
+    module = importlib.import_module(f"services.{name}.app")
+    settings = settings or Settings.from_env(name)
+    return module.create_app(settings, keys=keys) if keys else module.create_app(settings)
+
+
+def serve(name: str) -> Flask:
+    """For gunicorn: the app, with the outbox relay (and, unless RUN_WORKERS=0,
+    the event consumer) running in the same process."""
+    app = build(name)
+    runtime = app.extensions["sferum"]
+    runtime.start_workers(relay=True, consumer=runtime.settings.run_workers)
+    return app

@@ -1,0 +1,188 @@
+"""The distributed mode on one machine: every service and the gateway as its
+own gunicorn process on RabbitMQ and PostgreSQL, as in Kubernetes.
+
+`make distributed` uses AMQP_URL and DATABASE_URL when they are set (one
+database per service is created next to the one DATABASE_URL names);
+otherwise it starts throwaway RabbitMQ and PostgreSQL servers from the local
+binaries. The integration tests and the benchmark use `Cluster` directly."""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import requests
+
+from .common.config import SERVICES
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url_for(base_url: str, name: str) -> str:
+    parsed = urlparse(base_url)
+    return urlunparse(parsed._replace(path=f"/{name}"))
+
+
+class Cluster:
+    """Starts gunicorn processes for services and gateways and stops them all."""
+
+    def __init__(self, amqp_url: str, database_urls: dict[str, str], *, secret_key: str | None = None,
+                 dev: bool = True, extra_env: dict | None = None, log_dir: Path | None = None):
+        self.amqp_url = amqp_url
+        self.database_urls = database_urls
+        self.secret_key = secret_key or secrets.token_urlsafe(32)
+        self.dev = dev
+        self.extra_env = dict(extra_env or {})
+        self.log_dir = log_dir or Path(os.environ.get("SFERUM_VAR_DIR", "var")) / "logs"
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.ports: dict[str, int] = {}
+        self.processes: list[tuple[str, subprocess.Popen]] = []
+
+    def env(self, **overrides) -> dict:
+        env = dict(os.environ)
+        env.pop("DATABASE_URL", None)
+        env.update({
+            "AMQP_URL": self.amqp_url, "SECRET_KEY": self.secret_key,
+            "LOG_LEVEL": env.get("LOG_LEVEL", "WARNING"), "PYTHONPATH": str(ROOT),
+        })
+        if self.dev:
+            env["SFERUM_DEV"] = "1"
+        if "identity" in self.ports:
+            env["JWKS_URL"] = f"http://127.0.0.1:{self.ports['identity']}/api/v1/.well-known/jwks.json"
+        for name, port in self.ports.items():
+            if name in SERVICES:
+                env[f"{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
+        env.update(self.extra_env)
+        env.update({key: str(value) for key, value in overrides.items()})
+        return env
+
+    def migrate(self, name: str) -> None:
+        env = self.env(DATABASE_URL=self.database_urls[name])
+        subprocess.run([sys.executable, "-m", "services", "migrate", name], env=env, check=True,
+                       cwd=ROOT, stdout=subprocess.DEVNULL)
+
+    def start_service(self, name: str, workers: int = 1, threads: int = 8, **env) -> int:
+        self.migrate(name)
+        port = free_port()
+        self.ports[name] = port
+        self._spawn(name, f"services.{name}.wsgi:app", port, self.env(
+            DATABASE_URL=self.database_urls[name], WEB_CONCURRENCY=workers,
+            GUNICORN_THREADS=threads, **env))
+        return port
+
+    def start_gateway(self, label: str = "gateway", workers: int = 1, **env) -> int:
+        port = free_port()
+        self.ports[label] = port
+        self._spawn(label, "gateway.wsgi:app", port, self.env(
+            WEB_CONCURRENCY=workers, GUNICORN_WORKER_CLASS="gevent", **env))
+        return port
+
+    def _spawn(self, label: str, target: str, port: int, env: dict) -> None:
+        log = open(self.log_dir / f"{label}.log", "ab")
+        command = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONFIG),
+                   "--bind", f"127.0.0.1:{port}", target]
+        process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.processes.append((label, process))
+
+    def url(self, label: str) -> str:
+        return f"http://127.0.0.1:{self.ports[label]}"
+
+    def wait_ready(self, labels=None, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for label in labels or list(self.ports):
+            while True:
+                process = dict(self.processes)[label]
+                if process.poll() is not None:
+                    raise RuntimeError(f"{label} exited with {process.returncode}; "
+                                       f"see {self.log_dir / (label + '.log')}")
+                try:
+                    if requests.get(self.url(label) + "/readyz", timeout=2).status_code == 200:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{label} not ready after {timeout}s; "
+                                       f"see {self.log_dir / (label + '.log')}")
+                time.sleep(0.1)
+
+    def stop(self, label: str | None = None) -> None:
+        for name, process in list(self.processes):
+            if label is not None and name != label:
+                continue
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                try:
+                    process.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+            self.processes.remove((name, process))
+
+    def close(self) -> None:
+        self.stop()
+
+
+def run() -> None:
+    """`make distributed`: the whole platform, one gunicorn per service."""
+    from .common.testing.servers import PostgresServer, RabbitMQServer
+
+    servers = []
+    amqp_url = os.environ.get("AMQP_URL")
+    database_url = os.environ.get("DATABASE_URL")
+    if not amqp_url:
+        rabbit = RabbitMQServer()
+        rabbit.start()
+        servers.append(rabbit)
+        amqp_url = rabbit.amqp_url
+    if not database_url:
+        postgres = PostgresServer()
+        postgres.start()
+        servers.append(postgres)
+        database_urls = {name: postgres.create_database(f"sferum_{name}") for name in SERVICES}
+    else:
+        database_urls = {name: database_url_for(database_url, f"sferum_{name}") for name in SERVICES}
+    cluster = Cluster(amqp_url, database_urls)
+    stop = False
+
+    def on_signal(*_):
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        for name in SERVICES:
+            cluster.start_service(name, workers=2)
+        gateway_port = int(os.environ.get("GATEWAY_PORT", "8080"))
+        cluster.ports["gateway"] = gateway_port
+        cluster._spawn("gateway", "gateway.wsgi:app", gateway_port,
+                       cluster.env(WEB_CONCURRENCY=2, GUNICORN_WORKER_CLASS="gevent"))
+        cluster.wait_ready()
+        print(f"Sferum (distributed) is running on http://127.0.0.1:{gateway_port}\n"
+              f"  RabbitMQ: {amqp_url}\n  logs: {cluster.log_dir}\n"
+              + "".join(f"  {name}: {cluster.url(name)}\n" for name in SERVICES)
+              + "Stop with Ctrl-C.", flush=True)
+        while not stop:
+            for label, process in cluster.processes:
+                if process.poll() is not None:
+                    print(f"{label} exited with {process.returncode}", flush=True)
+                    stop = True
+            time.sleep(0.5)
+    finally:
+        cluster.close()
+        for server in servers:
+            server.close()

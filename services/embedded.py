@@ -1,0 +1,64 @@
+"""The embedded platform: the gateway and all five services in one process, on
+SQLite and kombu's in-memory bus, in dev mode. For trying it, for development,
+for a single small school."""
+from __future__ import annotations
+
+import logging
+import os
+
+from gevent.pywsgi import WSGIServer
+
+from gateway.app import GatewayConfig, create_app as create_gateway
+from gateway.backends import WsgiBackend
+
+from .common.auth import KeySet
+from .common.config import SERVICES, Settings
+from .common.logs import configure_logging
+from .common.web import API_PREFIX
+from .common.wsgi import build
+
+log = logging.getLogger("sferum.embedded")
+
+
+def build_platform(env: dict) -> tuple:
+    """The gateway and the five services wired in-process: the gateway calls the
+    services' WSGI apps directly, and everyone verifies tokens with identity's keys."""
+    apps = {"identity": build("identity", Settings.from_env("identity", env))}
+    identity = WsgiBackend(apps["identity"])
+    keys = KeySet(lambda: identity.get_json(f"{API_PREFIX}/.well-known/jwks.json")[1])
+    for name in SERVICES[1:]:
+        apps[name] = build(name, Settings.from_env(name, env), keys=keys)
+    for app in apps.values():
+        runtime = app.extensions["sferum"]
+        runtime.migrate()
+        runtime.start_workers()
+    gateway = create_gateway(GatewayConfig(
+        backends={name: WsgiBackend(app) for name, app in apps.items()},
+        amqp_url=env["AMQP_URL"], rate_per_second=50, rate_burst=500))
+    return gateway, apps
+
+
+def run(host: str = "127.0.0.1", port: int = 8080) -> None:
+    env = dict(os.environ)
+    env.setdefault("SFERUM_DEV", "1")
+    env.setdefault("SFERUM_VAR_DIR", "var")
+    env["AMQP_URL"] = env.get("AMQP_URL") or "memory://"
+    env.pop("DATABASE_URL", None)  # one SQLite file per service under SFERUM_VAR_DIR
+    configure_logging(env.get("LOG_LEVEL", "INFO"))
+    gateway, _apps = build_platform(env)
+    if env["SFERUM_DEV"] == "1":
+        log.warning("SFERUM_DEV=1: sign-in codes are not sent anywhere; they are in the log "
+                    "and at /api/v1/dev/outbox. Never run production like this.")
+    base = f"http://{host}:{port}"
+    print(f"""
+Sferum is running on {base}
+  health:   {base}/healthz   readiness: {base}/readyz
+  API docs: {base}/api/docs  (OpenAPI: {base}/api/openapi.json)
+Sign in:
+  curl -X POST {base}/api/v1/auth/otp -H 'Content-Type: application/json' -d '{{"phone": "+79000000001"}}'
+  curl '{base}/api/v1/dev/outbox?to=%2B79000000001'      # the code that was "sent"
+  curl -X POST {base}/api/v1/auth/token -H 'Content-Type: application/json' \\
+       -d '{{"phone": "+79000000001", "code": "<code>"}}'
+Stop with Ctrl-C.
+""", flush=True)
+    WSGIServer((host, port), gateway, log=None, error_log=logging.getLogger("sferum.http")).serve_forever()

@@ -1,0 +1,4 @@
+"""Events identity consumes."""
+from services.common.bus import EventHandlers
+
+handlers = EventHandlers()

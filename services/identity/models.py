@@ -1,0 +1,71 @@
+"""identity's own tables."""
+import peewee
+
+from services.common.clock import utcnow
+from services.common.ids import new_id
+
+db = peewee.DatabaseProxy()
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = db
+
+
+class User(BaseModel):
+    id = peewee.CharField(max_length=32, primary_key=True, default=new_id)
+    phone = peewee.CharField(max_length=20, unique=True, null=True)
+    email = peewee.CharField(max_length=254, unique=True, null=True)
+    display_name = peewee.CharField(max_length=100, default="")
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+
+class LoginCode(BaseModel):
+    """A one-time sign-in code; only its keyed hash is stored."""
+    channel = peewee.CharField(max_length=8)  # sms | email
+    destination = peewee.CharField(max_length=254, index=True)
+    code_hash = peewee.CharField(max_length=64)
+    ip = peewee.CharField(max_length=64, index=True, null=True)
+    created_at = peewee.DateTimeField(default=utcnow, index=True)
+    expires_at = peewee.DateTimeField()
+    failed_attempts = peewee.IntegerField(default=0)
+    used_at = peewee.DateTimeField(null=True)
+    dead = peewee.BooleanField(default=False)
+
+
+class Session(BaseModel):
+    id = peewee.CharField(max_length=32, primary_key=True, default=new_id)
+    user = peewee.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    created_at = peewee.DateTimeField(default=utcnow)
+    refreshed_at = peewee.DateTimeField(default=utcnow)
+    revoked_at = peewee.DateTimeField(null=True)
+    revoke_reason = peewee.CharField(max_length=64, null=True)
+    user_agent = peewee.CharField(max_length=256, default="")
+
+
+class RefreshToken(BaseModel):
+    """Every refresh token a session was given; a rotated one must never come back."""
+    token_hash = peewee.CharField(max_length=64, primary_key=True)
+    session = peewee.ForeignKeyField(Session, backref="refresh_tokens", on_delete="CASCADE")
+    created_at = peewee.DateTimeField(default=utcnow)
+    rotated_at = peewee.DateTimeField(null=True)
+
+
+class SigningKey(BaseModel):
+    kid = peewee.CharField(max_length=64, primary_key=True)
+    private_pem = peewee.TextField()  # encrypted with SECRET_KEY
+    public_jwk = peewee.TextField()
+    created_at = peewee.DateTimeField(default=utcnow)
+    retire_after = peewee.DateTimeField(null=True)
+
+
+class DevMessage(BaseModel):
+    """What the console providers "sent"; written only when SFERUM_DEV=1."""
+    channel = peewee.CharField(max_length=8)
+    to = peewee.CharField(max_length=254, index=True)
+    code = peewee.CharField(max_length=16)
+    sent_at = peewee.DateTimeField(default=utcnow)
+
+
+TABLES = [User, LoginCode, Session, RefreshToken, SigningKey, DevMessage]

@@ -1,0 +1,4 @@
+"""Events messaging consumes."""
+from services.common.bus import EventHandlers
+
+handlers = EventHandlers()

@@ -1,0 +1,6 @@
+"""messaging's own tables."""
+import peewee
+
+db = peewee.DatabaseProxy()
+
+TABLES: list[type[peewee.Model]] = []

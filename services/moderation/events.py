@@ -1,0 +1,5 @@
+"""Routing keys moderation publishes (events.md)."""
+PUBLISHES = (
+    "moderation.violation.recorded", "moderation.member.blocked", "moderation.member.unblocked",
+    "moderation.message.removed",
+)

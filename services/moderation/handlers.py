@@ -1,0 +1,4 @@
+"""Events moderation consumes."""
+from services.common.bus import EventHandlers
+
+handlers = EventHandlers()

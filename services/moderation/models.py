@@ -1,0 +1,6 @@
+"""moderation's own tables."""
+import peewee
+
+db = peewee.DatabaseProxy()
+
+TABLES: list[type[peewee.Model]] = []

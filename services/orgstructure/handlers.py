@@ -1,0 +1,4 @@
+"""Events orgstructure consumes."""
+from services.common.bus import EventHandlers
+
+handlers = EventHandlers()

@@ -1,0 +1,3 @@
+from services.common.wsgi import serve
+
+app = serve("orgstructure")

@@ -1,0 +1,35 @@
+import pytest
+
+from services.common.testing.helpers import Api, dev_env, reset_memory_bus
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    """The whole platform in this process, as `make run` starts it: SQLite files
+    under a temporary directory, the in-memory bus, dev mode."""
+    from services.embedded import build_platform
+
+    reset_memory_bus()
+    gateway, apps = build_platform(dev_env(tmp_path))
+    platform = type("Platform", (), {})()
+    platform.gateway = gateway
+    platform.apps = apps
+    platform.api = Api(gateway.test_client())
+    yield platform
+    gateway.extensions["sferum.gateway"]["hub"].stop()
+    for app in apps.values():
+        app.extensions["sferum"].stop_workers()
+    reset_memory_bus()
+
+
+@pytest.fixture
+def identity_app(tmp_path):
+    """identity alone, in-process."""
+    from services.common.config import Settings
+    from services.common.wsgi import build
+
+    reset_memory_bus()
+    app = build("identity", Settings.from_env("identity", dev_env(tmp_path)))
+    app.extensions["sferum"].migrate()
+    yield app
+    app.extensions["sferum"].stop_workers()

@@ -1,0 +1,135 @@
+"""The gateway in front of the in-process platform (what `make run` starts)."""
+import json
+
+import pytest
+from kombu import Connection, Queue
+
+from gateway.app import GatewayConfig, create_app
+from gateway.backends import HttpBackend
+from gateway.routes import resolve
+from services.common.bus import events_exchange
+from services.common.config import SERVICES
+from services.common.testing.helpers import Api, assert_error, phone, wait_for
+
+
+def test_health_readiness_docs_and_sign_in(embedded):
+    api = embedded.api
+    assert api.get("/healthz").json["status"] == "ok"
+    ready = api.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json["services"] == {name: "ok" for name in SERVICES}
+    spec = api.get("/api/openapi.json").json
+    for path in ("/api/v1/auth/otp", "/api/v1/auth/token", "/api/v1/me", "/api/v1/stream",
+                 "/api/v1/.well-known/jwks.json"):
+        assert path in spec["paths"], path
+    assert "x-unavailable-services" not in spec
+    assert "bearerAuth" in spec["components"]["securitySchemes"]
+    tokens = api.sign_in(phone(1))
+    me = api.get("/me", token=tokens["access_token"])
+    assert me.status_code == 200 and me.json["phone"] == phone(1)
+
+
+def test_every_service_path_routes_to_its_own_service(embedded):
+    for name, app in embedded.apps.items():
+        spec = app.test_client().get("/openapi.json").get_json()
+        for path, operations in spec["paths"].items():
+            relative = path.removeprefix("/api/v1/").replace("{", "").replace("}", "")
+            for method in operations:
+                assert resolve(relative, method.upper())[0] == name, (path, method)
+
+
+def test_protected_paths_need_a_token_at_the_gateway(embedded):
+    api = embedded.api
+    for path in ("/me", "/chats", "/calls", "/orgs/x/units", "/reports", "/auth/logout"):
+        assert_error(api.get(path), 401)
+        assert_error(api.get(path, token="garbage"), 401)
+    # Public paths go through without one.
+    assert api.get("/.well-known/jwks.json").status_code == 200
+    assert api.post("/auth/otp", {"phone": phone(2)}).status_code == 202
+
+
+def test_unknown_paths_and_methods(embedded):
+    assert_error(embedded.api.get("/no-such-thing"), 404)
+    assert_error(embedded.api.get("/nothing/here", token="x"), 404)
+    token = embedded.api.sign_in(phone(3))["access_token"]
+    assert_error(embedded.api.delete("/me", token=token), 405)
+    assert_error(embedded.api.get("/api/v1/stream"), 426, "upgrade_required")
+
+
+def test_request_id_is_assigned_forwarded_and_carried_into_events(embedded):
+    api = embedded.api
+    with Connection("memory://") as connection:
+        tap = Queue("test.tap", exchange=events_exchange, routing_key="#")
+        tap(connection.default_channel).declare()
+        response = api.post("/auth/otp", {"phone": phone(4)}, headers={"X-Request-ID": "req-0123456789"})
+        assert response.headers["X-Request-ID"] == "req-0123456789"
+        code = api.get("/dev/outbox", params={"to": phone(4)}).json["items"][0]["code"]
+        api.post("/auth/token", {"phone": phone(4), "code": code}, headers={"X-Request-ID": "req-abcdefghij"})
+        simple = connection.SimpleQueue(tap)
+        message = wait_for(lambda: _get(simple), message="identity.user.registered on the bus")
+        envelope = json.loads(message.body)
+        simple.close()
+    assert envelope["type"] == "identity.user.registered"
+    assert envelope["correlation_id"] == "req-abcdefghij"
+    # A made-up id that is not a plausible request id is replaced.
+    assert api.get("/healthz", headers={"X-Request-ID": "<script>"}).headers["X-Request-ID"] != "<script>"
+
+
+def _get(simple_queue):
+    try:
+        message = simple_queue.get(block=False)
+    except Exception:
+        return None
+    message.ack()
+    return message
+
+
+def test_rate_limits_answer_429_with_retry_after(embedded):
+    gateway = create_app(GatewayConfig(backends=embedded.gateway.extensions["sferum.gateway"]["config"].backends,
+                                       rate_per_second=0.5, rate_burst=3))
+    api = Api(gateway.test_client())
+    statuses = [api.get("/.well-known/jwks.json").status_code for _ in range(4)]
+    assert statuses[:3] == [200, 200, 200]
+    response = api.get("/.well-known/jwks.json")
+    assert_error(response, 429, "rate_limited")
+    assert int(response.headers["Retry-After"]) >= 1
+    gateway.extensions["sferum.gateway"]["hub"].stop()
+
+
+def test_a_service_that_is_down_gives_503_and_not_ready():
+    backends = {name: HttpBackend("http://127.0.0.1:9", timeout=1) for name in SERVICES}
+    gateway = create_app(GatewayConfig(backends=backends))
+    api = Api(gateway.test_client())
+    response = api.post("/auth/otp", {"phone": phone(5)})
+    assert_error(response, 503, "service_unavailable")
+    ready = api.get("/readyz")
+    assert ready.status_code == 503
+    assert set(ready.json["services"]) == set(SERVICES)
+    assert all(state == "unreachable" for state in ready.json["services"].values())
+    spec = api.get("/api/openapi.json").json
+    assert sorted(spec["x-unavailable-services"]) == sorted(SERVICES)
+    gateway.extensions["sferum.gateway"]["hub"].stop()
+
+
+@pytest.mark.parametrize("path,method,expected", [
+    ("auth/otp", "POST", ("identity", True)),
+    ("auth/logout", "POST", ("identity", False)),
+    ("me", "GET", ("identity", False)),
+    ("me/orgs", "GET", ("orgstructure", False)),
+    ("me/chat-invitations", "GET", ("messaging", False)),
+    ("orgs/o1/verifications", "GET", ("identity", False)),
+    ("orgs/o1/moderation-log", "GET", ("moderation", False)),
+    ("orgs/o1/members/u1/expel", "POST", ("orgstructure", False)),
+    ("regions", "GET", ("orgstructure", True)),
+    ("regions", "POST", ("orgstructure", False)),
+    ("invites/tok", "GET", ("orgstructure", True)),
+    ("invites/tok/accept", "POST", ("orgstructure", False)),
+    ("chats/c1/blocks/u1", "DELETE", ("moderation", False)),
+    ("chats/c1/messages", "POST", ("messaging", False)),
+    ("messages/m1/removal", "POST", ("moderation", False)),
+    ("messages/m1", "PATCH", ("messaging", False)),
+    ("unblock-requests/r1/objections", "POST", ("moderation", False)),
+    ("calls/c1/join", "POST", ("calls", False)),
+])
+def test_route_table(path, method, expected):
+    assert resolve(path, method) == expected
