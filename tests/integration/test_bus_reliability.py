@@ -173,3 +173,35 @@ def test_two_relays_publish_every_row_exactly_once(amqp_url, nodes, new_database
     assert set(seen) == ids
     assert producer.relay.published_total + second.published_total == 300
 
+
+
+def test_ops_can_list_and_replay_a_dead_letter_queue(amqp_url, nodes):
+    import os
+    import subprocess
+    import sys
+
+    from services.distributed import ROOT
+
+    consumer = nodes("orgstructure", max_attempts=1)
+    consumer.start_consumer()
+    producer = nodes("identity")
+    producer.start_relay()
+    poison = producer.publish(POISON, {"user_id": "u-f", "org_id": "o1", "approved_by": "a"})
+    connection, channel = pika_channel(amqp_url)
+    wait_for(lambda: channel.queue_declare("orgstructure.dlq", passive=True).method.message_count == 1,
+             timeout=30, message="one dead letter")
+
+    def ops(action):
+        env = dict(os.environ, AMQP_URL=amqp_url, SECRET_KEY="x", LOG_LEVEL="WARNING")
+        return subprocess.run([sys.executable, "-m", "services", "dlq", "orgstructure", action],
+                              cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+
+    listed = ops("list")
+    assert poison["id"] in listed and "always fails" in listed
+    assert channel.queue_declare("orgstructure.dlq", passive=True).method.message_count == 1
+    consumer.calls["poison"] = 0
+    assert "1 message(s) replayed" in ops("replay")
+    wait_for(lambda: consumer.calls["poison"] == 1, timeout=30, message="the replayed event handled again")
+    wait_for(lambda: channel.queue_declare("orgstructure.dlq", passive=True).method.message_count == 1,
+             timeout=30, message="back in the DLQ after failing again")
+    connection.close()

@@ -1,0 +1,64 @@
+"""`make run`'s process, started as a user would: the platform answers on its
+port, lists all five services as ready, documents identity's API and signs a
+user in with the code from the dev outbox; a realtime stream opens."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+import websocket
+
+from services.common.config import SERVICES
+from services.common.testing.helpers import Api, phone, wait_for
+from services.distributed import ROOT, free_port
+
+
+@pytest.fixture
+def embedded_process(tmp_path):
+    port = free_port()
+    env = dict(os.environ, SFERUM_VAR_DIR=str(tmp_path / "var"), LOG_LEVEL="WARNING")
+    env.pop("SFERUM_DEV", None)
+    env.pop("AMQP_URL", None)
+    env.pop("DATABASE_URL", None)
+    log = open(tmp_path / "embedded.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "services", "embedded", "--port", str(port)],
+                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    def up():
+        assert process.poll() is None, (tmp_path / "embedded.log").read_text()
+        try:
+            return requests.get(base + "/readyz", timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_for(up, timeout=60, message="the embedded platform")
+        yield base, tmp_path / "embedded.log"
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_the_embedded_platform_as_make_run_starts_it(embedded_process):
+    base, log = embedded_process
+    api = Api(base)
+    assert api.get("/healthz").json == {"status": "ok", "service": "gateway"}
+    ready = api.get("/readyz").json
+    assert ready["services"] == {name: "ok" for name in SERVICES} and ready["realtime"] == "ok"
+    assert "/api/v1/auth/token" in api.get("/api/openapi.json").json["paths"]
+    assert requests.get(base + "/api/docs", timeout=5).headers["Content-Type"].startswith("text/html")
+    tokens = api.sign_in(phone(1))
+    assert api.get("/me", token=tokens["access_token"]).json["phone"] == phone(1)
+    stream = websocket.create_connection(base.replace("http", "ws") + "/api/v1/stream?token="
+                                         + tokens["access_token"], timeout=10)
+    assert json.loads(stream.recv())["type"] == "stream.ready"
+    stream.close()
+    printed = log.read_text()
+    assert "Sign in:" in printed and "SFERUM_DEV=1" in printed
