@@ -2,6 +2,7 @@
 
   python -m services migrate <service>|all     apply pending migrations
   python -m services worker <service>          outbox relay + event consumer, no HTTP
+  python -m services create-region NAME        orgstructure: a region the operator serves
   python -m services rotate-keys               identity: a new token signing key
   python -m services dlq <service> list|replay read or replay a dead-letter queue (pika)
   python -m services embedded                  the whole platform in one process (make run)
@@ -48,6 +49,15 @@ def rotate_keys(grace_seconds: int | None) -> None:
     print(f"new signing key {key.kid}; older keys stay published for {grace}s")
 
 
+def create_region(name: str) -> None:
+    from .orgstructure import registration
+
+    runtime = build("orgstructure").extensions["sferum"]
+    with runtime.db.connection_context():
+        region = registration.create_region(name)
+    print(f"region {region.id}: {region.name}")
+
+
 def dead_letters(name: str, action: str, limit: int) -> None:
     """Reads `<service>.dlq` with pika (an independent client): `list` shows the
     messages and puts them back; `replay` republishes each to sferum.events with
@@ -92,6 +102,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("services", nargs="+", choices=[*SERVICES, "all"])
     p = commands.add_parser("worker")
     p.add_argument("service", choices=SERVICES)
+    p = commands.add_parser("create-region")
+    p.add_argument("name")
     p = commands.add_parser("rotate-keys")
     p.add_argument("--grace-seconds", type=int)
     p = commands.add_parser("dlq")
@@ -108,6 +120,8 @@ def main(argv: list[str]) -> int:
         migrate(args.services)
     elif args.command == "worker":
         worker(args.service)
+    elif args.command == "create-region":
+        create_region(args.name)
     elif args.command == "rotate-keys":
         rotate_keys(args.grace_seconds)
     elif args.command == "dlq":

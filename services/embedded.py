@@ -16,6 +16,8 @@ from .common.config import SERVICES, Settings
 from .common.logs import configure_logging
 from .common.web import API_PREFIX
 from .common.wsgi import build
+from .orgstructure import demo
+from .orgstructure.demo import DEMO_ADMIN_PHONE, DEMO_REGION, DEMO_SCHOOL
 
 log = logging.getLogger("sferum.embedded")
 
@@ -38,6 +40,12 @@ def build_platform(env: dict) -> tuple:
     return gateway, apps
 
 
+def seed_demo(orgstructure) -> dict | None:
+    runtime = orgstructure.extensions["sferum"]
+    with runtime.db.connection_context():
+        return demo.seed(runtime.outbox)
+
+
 def run(host: str = "127.0.0.1", port: int = 8080) -> None:
     env = dict(os.environ)
     env.setdefault("SFERUM_DEV", "1")
@@ -45,20 +53,25 @@ def run(host: str = "127.0.0.1", port: int = 8080) -> None:
     env["AMQP_URL"] = env.get("AMQP_URL") or "memory://"
     env.pop("DATABASE_URL", None)  # one SQLite file per service under SFERUM_VAR_DIR
     configure_logging(env.get("LOG_LEVEL", "INFO"))
-    gateway, _apps = build_platform(env)
+    gateway, apps = build_platform(env)
+    seeded = seed_demo(apps["orgstructure"])
     if env["SFERUM_DEV"] == "1":
         log.warning("SFERUM_DEV=1: sign-in codes are not sent anywhere; they are in the log "
                     "and at /api/v1/dev/outbox. Never run production like this.")
     base = f"http://{host}:{port}"
+    demo_invites = "".join(f"Invite for a {role} (sign in with another phone, then POST it): "
+                           f"{base}/api/v1/invites/{token}/accept\n"
+                           for role, token in (seeded or {}).get("invites", {}).items())
     print(f"""
 Sferum is running on {base}
   health:   {base}/healthz   readiness: {base}/readyz
   API docs: {base}/api/docs  (OpenAPI: {base}/api/openapi.json)
-Sign in:
-  curl -X POST {base}/api/v1/auth/otp -H 'Content-Type: application/json' -d '{{"phone": "+79000000001"}}'
-  curl '{base}/api/v1/dev/outbox?to=%2B79000000001'      # the code that was "sent"
+Demo: "{DEMO_SCHOOL}" in "{DEMO_REGION}"; its admin is {DEMO_ADMIN_PHONE}.
+Sign in as the admin:
+  curl -X POST {base}/api/v1/auth/otp -H 'Content-Type: application/json' -d '{{"phone": "{DEMO_ADMIN_PHONE}"}}'
+  curl '{base}/api/v1/dev/outbox?to=%2B{DEMO_ADMIN_PHONE[1:]}'      # the code that was "sent"
   curl -X POST {base}/api/v1/auth/token -H 'Content-Type: application/json' \\
-       -d '{{"phone": "+79000000001", "code": "<code>"}}'
-Stop with Ctrl-C.
+       -d '{{"phone": "{DEMO_ADMIN_PHONE}", "code": "<code>"}}'
+{demo_invites}Stop with Ctrl-C.
 """, flush=True)
     WSGIServer((host, port), gateway, log=None, error_log=logging.getLogger("sferum.http")).serve_forever()

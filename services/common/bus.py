@@ -286,6 +286,7 @@ class EventHandlers:
 
     def __init__(self):
         self.by_type: dict[str, Callable[[dict], None]] = {}
+        self.outbox: Outbox | None = None  # the service's, set when its runtime is built
 
     def on(self, *event_types: str):
         def register(function):

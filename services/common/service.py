@@ -31,10 +31,13 @@ class ServiceRuntime:
         self.relay = OutboxRelay(self.name, database, self.kit, settings.amqp_url,
                                  poll_seconds=settings.outbox_poll_ms / 1000)
         self.outbox = Outbox(self.name, self.kit, publishes)
+        self.handlers.outbox = self.outbox
         self.realtime = RealtimePublisher(settings.amqp_url)
         self.verifier = TokenVerifier(keys or KeySet.from_url(settings.jwks_url),
                                       settings.jwt_issuer, settings.jwt_audience)
         self.consumer: EventConsumer | None = None
+        # Other loops of the service (jobs), each called with the stop event.
+        self.background: list = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._schema_current = False
@@ -59,6 +62,8 @@ class ServiceRuntime:
                 prefetch=s.event_prefetch, max_attempts=s.event_max_attempts,
                 retry_delay_ms=s.event_retry_delay_ms, after_commit=self.relay.wake)
             self._spawn(f"{self.name}-consumer", self.consumer.run)
+        for loop in self.background:
+            self._spawn(f"{self.name}-{loop.__name__}", loop, self._stop)
 
     def _spawn(self, name: str, target, *args) -> None:
         thread = threading.Thread(target=self._guard, args=(name, target, *args), name=name, daemon=True)

@@ -6,10 +6,11 @@ from flask_smorest import Blueprint
 
 from services.common.auth import current_user
 from services.common.errors import ErrorSchema, NotFound
+from services.common.pagination import paginate
+from services.common.phones import normalise_phone
 from services.common.requests import field_error, runtime
 
-from . import login_codes, schemas, signing_keys, users
-from .config import normalise_phone
+from . import login_codes, organisations, schemas, signing_keys, users
 from .models import DevMessage, User
 
 blp = Blueprint("identity", __name__, description="Sign-in, sessions, profiles, signing keys")
@@ -147,3 +148,36 @@ def dev_outbox(query):
         rows = rows.where(DevMessage.to == to)
     return {"items": [{"to": r.to, "channel": r.channel, "code": r.code,
                        "sent_at": r.sent_at.isoformat(timespec="seconds") + "Z"} for r in rows]}
+
+
+@blp.route("/verifications", methods=["POST"])
+@blp.arguments(schemas.VerificationRequest)
+@blp.response(201, schemas.Verification)
+@blp.doc(security=BEARER)
+def request_verification(body):
+    """A teacher asks an admin of the organisation to confirm the teacher status."""
+    return organisations.request_verification(signed_in_user(), body["org_id"])
+
+
+@blp.route("/orgs/<org_id>/verifications", methods=["GET"])
+@blp.arguments(schemas.VerificationQuery, location="query")
+@blp.response(200, schemas.VerificationPage)
+@blp.doc(security=BEARER)
+def list_verifications(query, org_id):
+    found = organisations.verifications(signed_in_user().id, org_id, query.get("status"))
+    return paginate(found, query["limit"], query["cursor"])
+
+
+@blp.route("/verifications/<verification_id>/approve", methods=["POST"])
+@blp.response(200, schemas.Verification)
+@blp.doc(security=BEARER)
+def approve_verification(verification_id):
+    """Confirm the teacher status: the badge shows in profiles and member lists."""
+    return organisations.decide(runtime().outbox, signed_in_user().id, verification_id, approve=True)
+
+
+@blp.route("/verifications/<verification_id>/reject", methods=["POST"])
+@blp.response(200, schemas.Verification)
+@blp.doc(security=BEARER)
+def reject_verification(verification_id):
+    return organisations.decide(runtime().outbox, signed_in_user().id, verification_id, approve=False)

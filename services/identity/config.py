@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import phonenumbers
-
 from services.common.config import Settings
+from services.common.phones import normalise_phone
 
 
 def _int(env, name: str, default: int) -> int:
@@ -65,13 +64,3 @@ class IdentityConfig:
                                "set SMS_PROVIDER=http and MAIL_PROVIDER=smtp")
         return config
 
-
-def normalise_phone(raw: str, region: str = "RU") -> str:
-    """E.164, or ValueError for what is not a valid mobile number."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        raise ValueError("not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

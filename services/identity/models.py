@@ -69,3 +69,32 @@ class DevMessage(BaseModel):
 
 
 TABLES = [User, LoginCode, Session, RefreshToken, SigningKey, DevMessage]
+
+
+class OrgMembership(BaseModel):
+    """Who belongs where with which roles, learned from orgstructure's events."""
+    org_id = peewee.CharField(max_length=32)
+    user_id = peewee.CharField(max_length=32, index=True)
+    roles = peewee.CharField(max_length=200, default="")  # comma-separated
+    active = peewee.BooleanField(default=True)
+
+    class Meta:
+        indexes = ((("org_id", "user_id"), True),)
+
+    @property
+    def role_set(self) -> set[str]:
+        return set(filter(None, self.roles.split(",")))
+
+
+class Verification(BaseModel):
+    """A teacher's request for the confirmed "teacher" status in one organisation."""
+    id = peewee.CharField(max_length=32, primary_key=True, default=new_id)
+    user = peewee.ForeignKeyField(User, backref="verifications")
+    org_id = peewee.CharField(max_length=32, index=True)
+    status = peewee.CharField(max_length=16, default="pending", index=True)  # pending|approved|rejected|revoked
+    decided_by = peewee.CharField(max_length=32, null=True)
+    decided_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+ORGANISATION_TABLES = [OrgMembership, Verification]

@@ -1,6 +1,8 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from services.common.pagination import PageQuery, page_schema
+
 
 class PhoneCodeRequest(ma.Schema):
     phone = ma.fields.String(required=True, validate=validate.Length(min=5, max=32),
@@ -78,3 +80,24 @@ class DevOutbox(ma.Schema):
 
 class Jwks(ma.Schema):
     keys = ma.fields.List(ma.fields.Dict())
+
+
+class VerificationRequest(ma.Schema):
+    org_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class Verification(ma.Schema):
+    id = ma.fields.String()
+    user_id = ma.fields.String()
+    display_name = ma.fields.Function(lambda v: v.user.display_name)
+    org_id = ma.fields.String()
+    status = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    decided_at = ma.fields.DateTime(allow_none=True)
+
+
+VerificationPage = page_schema(Verification, "VerificationPage")
+
+
+class VerificationQuery(PageQuery):
+    status = ma.fields.String(validate=validate.OneOf(("pending", "approved", "rejected", "revoked")))

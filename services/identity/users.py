@@ -5,7 +5,7 @@ from services.common.bus import Outbox
 from services.common.clock import isoformat, utcnow
 from services.common.errors import NotFound
 
-from . import events
+from . import events, organisations
 from .models import User, db
 
 
@@ -27,12 +27,13 @@ def sign_in_user(outbox: Outbox, *, phone: str | None = None, email: str | None 
 
 def own_profile(user: User) -> dict:
     return {"id": user.id, "display_name": user.display_name, "phone": user.phone,
-            "email": user.email, "teacher_verified": False,
+            "email": user.email, "teacher_verified": organisations.teacher_verified(user.id),
             "created_at": isoformat(user.created_at)}
 
 
 def public_profile(user: User) -> dict:
-    return {"id": user.id, "display_name": user.display_name, "teacher_verified": False}
+    return {"id": user.id, "display_name": user.display_name,
+            "teacher_verified": organisations.teacher_verified(user.id)}
 
 
 def get_user(user_id: str) -> User:
@@ -43,9 +44,8 @@ def get_user(user_id: str) -> User:
 
 
 def visible_profile(viewer_id: str, user_id: str) -> dict:
-    """Profiles are visible only to users who share an organisation; until
-    identity learns memberships, that is nobody but oneself."""
-    if viewer_id != user_id:
+    """Profiles are visible only to oneself and to users who share an organisation."""
+    if viewer_id != user_id and not organisations.share_an_organisation(viewer_id, user_id):
         raise NotFound("No such user.")
     return public_profile(get_user(user_id))
 

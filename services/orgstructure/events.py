@@ -1,10 +1,24 @@
 """Routing keys orgstructure publishes (events.md)."""
+APPLICATION_SUBMITTED = "orgstructure.application.submitted"
+APPLICATION_APPROVED = "orgstructure.application.approved"
+APPLICATION_REJECTED = "orgstructure.application.rejected"
+ORG_CREATED = "orgstructure.org.created"
+ORG_UPDATED = "orgstructure.org.updated"
+UNIT_CREATED = "orgstructure.unit.created"
+UNIT_UPDATED = "orgstructure.unit.updated"
+UNIT_ARCHIVED = "orgstructure.unit.archived"
+UNIT_HEAD_ASSIGNED = "orgstructure.unit.head_assigned"
+MEMBER_JOINED = "orgstructure.member.joined"
+MEMBER_ROLES_CHANGED = "orgstructure.member.roles_changed"
+MEMBER_TRANSFERRED = "orgstructure.member.transferred"
+MEMBER_EXPELLED = "orgstructure.member.expelled"
+MEMBER_DISMISSED = "orgstructure.member.dismissed"
+PARENT_LINKED = "orgstructure.parent.linked"
+PARENT_UNLINKED = "orgstructure.parent.unlinked"
+
 PUBLISHES = (
-    "orgstructure.application.submitted", "orgstructure.application.approved",
-    "orgstructure.application.rejected", "orgstructure.org.created", "orgstructure.org.updated",
-    "orgstructure.unit.created", "orgstructure.unit.updated", "orgstructure.unit.archived",
-    "orgstructure.unit.head_assigned", "orgstructure.member.joined",
-    "orgstructure.member.roles_changed", "orgstructure.member.transferred",
-    "orgstructure.member.expelled", "orgstructure.member.dismissed",
-    "orgstructure.parent.linked", "orgstructure.parent.unlinked",
+    APPLICATION_SUBMITTED, APPLICATION_APPROVED, APPLICATION_REJECTED, ORG_CREATED, ORG_UPDATED,
+    UNIT_CREATED, UNIT_UPDATED, UNIT_ARCHIVED, UNIT_HEAD_ASSIGNED, MEMBER_JOINED,
+    MEMBER_ROLES_CHANGED, MEMBER_TRANSFERRED, MEMBER_EXPELLED, MEMBER_DISMISSED,
+    PARENT_LINKED, PARENT_UNLINKED,
 )

@@ -8,6 +8,7 @@ from typing import Callable
 from kombu.transport import memory
 
 PHONE_PREFIX = "+7900"
+OPERATOR_PHONE = "+79009999999"
 ROOT_PATHS = ("/api/", "/healthz", "/readyz", "/metrics", "/openapi.json")
 
 
@@ -23,6 +24,7 @@ def dev_env(var_dir, **extra) -> dict:
         "SFERUM_DEV": "1", "SFERUM_VAR_DIR": str(var_dir), "AMQP_URL": "memory://",
         "SECRET_KEY": "test-secret-key-for-tests-only", "OUTBOX_POLL_MS": "50",
         "EVENT_RETRY_DELAY_MS": "100", "EVENT_MAX_ATTEMPTS": "3", "LOG_LEVEL": "WARNING",
+        "OPERATOR_PHONES": OPERATOR_PHONE,
     }
     env.update({key: str(value) for key, value in extra.items()})
     return env

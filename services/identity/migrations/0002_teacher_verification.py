@@ -1,0 +1,5 @@
+from services.identity import models
+
+
+def up(db, kit):
+    db.create_tables(models.ORGANISATION_TABLES)
