@@ -1,6 +1,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from services.common.fields import UtcDateTime
 from services.common.pagination import PageQuery, page_schema
 
 
@@ -92,8 +93,8 @@ class Verification(ma.Schema):
     display_name = ma.fields.Function(lambda v: v.user.display_name)
     org_id = ma.fields.String()
     status = ma.fields.String()
-    created_at = ma.fields.DateTime()
-    decided_at = ma.fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    decided_at = UtcDateTime(allow_none=True)
 
 
 VerificationPage = page_schema(Verification, "VerificationPage")

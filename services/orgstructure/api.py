@@ -29,10 +29,6 @@ def access(org_id: str) -> Access:
     return Access.to(org_id, current_user())
 
 
-def naive_utc(moment):
-    return moment.replace(tzinfo=None) - (moment.utcoffset() or timedelta()) if moment and moment.tzinfo else moment
-
-
 @blp.route("/regions", methods=["GET"])
 @blp.arguments(PageQuery, location="query")
 @blp.response(200, schemas.RegionPage)
@@ -177,7 +173,7 @@ def create_invite(body, org_id):
     """A role-bound invite link (admins; class heads for students and parents of their class)."""
     invite, token = invites.create(
         access(org_id), role=body["role"], unit_id=body["unit_id"], child_user_id=body["child_user_id"],
-        expires_at=naive_utc(body["expires_at"]), max_uses=body["max_uses"],
+        expires_at=body["expires_at"], max_uses=body["max_uses"],
         requires_approval=body["requires_approval"], full_name=body["full_name"].strip())
     base = runtime().settings.env.get("PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
     return {"id": invite.id, "token": token, "url": f"{base}/join/{token}", "expires_at": invite.expires_at}

@@ -3,6 +3,7 @@ import json
 import marshmallow as ma
 from marshmallow import validate
 
+from services.common.fields import UtcDateTime
 from services.common.pagination import PageQuery, page_schema
 
 from .access import ALL_ROLES
@@ -49,7 +50,7 @@ class Application(ma.Schema):
     document_file_id = ma.fields.String(allow_none=True)
     reason = ma.fields.String(allow_none=True)
     org_id = ma.fields.String(attribute="organisation_id", allow_none=True)
-    created_at = ma.fields.DateTime()
+    created_at = UtcDateTime()
 
 
 ApplicationPage = page_schema(Application, "ApplicationPage")
@@ -137,7 +138,7 @@ class Member(ma.Schema):
     roles = ma.fields.List(ma.fields.String())
     unit_id = ma.fields.String(allow_none=True)
     teacher_verified = ma.fields.Boolean()
-    joined_at = ma.fields.DateTime()
+    joined_at = UtcDateTime()
 
 
 MemberPage = page_schema(Member, "MemberPage")
@@ -152,7 +153,7 @@ class InviteCreate(ma.Schema):
     role = ma.fields.String(required=True, validate=validate.OneOf(INVITABLE_ROLES))
     unit_id = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
     child_user_id = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=32))
-    expires_at = ma.fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
+    expires_at = UtcDateTime(load_default=None, allow_none=True)
     max_uses = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=10000))
     requires_approval = ma.fields.Boolean(load_default=False)
     full_name = ma.fields.String(load_default="", validate=validate.Length(max=200))
@@ -163,12 +164,12 @@ class Invite(ma.Schema):
     role = ma.fields.String()
     unit_id = ma.fields.String(allow_none=True)
     child_user_id = ma.fields.String(allow_none=True)
-    expires_at = ma.fields.DateTime()
+    expires_at = UtcDateTime()
     max_uses = ma.fields.Integer(allow_none=True)
     uses = ma.fields.Integer()
     requires_approval = ma.fields.Boolean()
     revoked = ma.fields.Function(lambda i: i.revoked_at is not None)
-    created_at = ma.fields.DateTime()
+    created_at = UtcDateTime()
 
 
 InvitePage = page_schema(Invite, "InvitePage")
@@ -178,7 +179,7 @@ class InviteCreated(ma.Schema):
     id = ma.fields.String()
     token = ma.fields.String()
     url = ma.fields.String()
-    expires_at = ma.fields.DateTime()
+    expires_at = UtcDateTime()
 
 
 class InvitePreview(ma.Schema):
@@ -186,7 +187,7 @@ class InvitePreview(ma.Schema):
     org_name = ma.fields.String()
     role = ma.fields.String()
     unit_name = ma.fields.String(allow_none=True)
-    expires_at = ma.fields.DateTime()
+    expires_at = UtcDateTime()
     requires_approval = ma.fields.Boolean()
 
 
@@ -205,7 +206,7 @@ class JoinRequest(ma.Schema):
     invite_id = ma.fields.String()
     role = ma.fields.Function(lambda r: r.invite.role)
     status = ma.fields.String()
-    created_at = ma.fields.DateTime()
+    created_at = UtcDateTime()
 
 
 JoinRequestPage = page_schema(JoinRequest, "JoinRequestPage")
@@ -252,5 +253,5 @@ class RosterImport(ma.Schema):
     processed_rows = ma.fields.Integer()
     errors = ma.fields.Function(lambda j: json.loads(j.errors))
     result = ma.fields.Function(lambda j: json.loads(j.result))
-    created_at = ma.fields.DateTime()
-    finished_at = ma.fields.DateTime(allow_none=True)
+    created_at = UtcDateTime()
+    finished_at = UtcDateTime(allow_none=True)
