@@ -3,14 +3,11 @@ import pytest
 from services.common.testing.helpers import Api, dev_env, reset_memory_bus
 
 
-@pytest.fixture
-def embedded(tmp_path):
-    """The whole platform in this process, as `make run` starts it: SQLite files
-    under a temporary directory, the in-memory bus, dev mode."""
+def _platform(var_dir):
     from services.embedded import build_platform
 
     reset_memory_bus()
-    gateway, apps = build_platform(dev_env(tmp_path))
+    gateway, apps = build_platform(dev_env(var_dir))
     platform = type("Platform", (), {})()
     platform.gateway = gateway
     platform.apps = apps
@@ -20,6 +17,19 @@ def embedded(tmp_path):
     for app in apps.values():
         app.extensions["sferum"].stop_workers()
     reset_memory_bus()
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    """The whole platform in this process, as `make run` starts it: SQLite files
+    under a temporary directory, the in-memory bus, dev mode."""
+    yield from _platform(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def embedded_module(tmp_path_factory):
+    """The same, shared by the tests of one module (for read-mostly tables of cases)."""
+    yield from _platform(tmp_path_factory.mktemp("platform"))
 
 
 @pytest.fixture

@@ -61,4 +61,4 @@ def test_the_embedded_platform_as_make_run_starts_it(embedded_process):
     assert json.loads(stream.recv())["type"] == "stream.ready"
     stream.close()
     printed = log.read_text()
-    assert "Sign in:" in printed and "SFERUM_DEV=1" in printed
+    assert "Sign in as the admin:" in printed and "SFERUM_DEV=1" in printed

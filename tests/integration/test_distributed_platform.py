@@ -2,6 +2,9 @@
 processes on real RabbitMQ and PostgreSQL; events read off the wire with pika
 and checked against the catalogue; realtime fan-out across gateways."""
 import json
+import os
+import subprocess
+import sys
 import uuid
 
 import pika
@@ -10,8 +13,9 @@ import websocket
 
 from services.common.config import SERVICES
 from services.common.testing import catalogue
-from services.common.testing.helpers import Api, assert_error, phone, wait_for
-from services.distributed import Cluster
+from services.common.testing.helpers import OPERATOR_PHONE, Api, assert_error, phone, wait_for
+from services.distributed import ROOT, Cluster
+from support.school import School
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +34,8 @@ def cluster(rabbitmq_server, postgres_server, tmp_path_factory):
     channel.queue_bind("contract-tap", "sferum.events", "#")
     connection.close()
     cluster = Cluster(amqp_url, databases, log_dir=tmp_path_factory.mktemp("logs"),
-                      extra_env={"OUTBOX_POLL_MS": "50"})
+                      extra_env={"OUTBOX_POLL_MS": "50", "OPERATOR_PHONES": OPERATOR_PHONE,
+                                 "OTP_PER_IP_PER_HOUR": "100000"})
     try:
         for name in SERVICES:
             cluster.start_service(name)
@@ -134,3 +139,35 @@ def test_stream_refuses_missing_and_bad_tokens(cluster):
         with pytest.raises(websocket.WebSocketBadStatusException) as refused:
             websocket.create_connection(url, header=header, timeout=10)
         assert refused.value.status_code == 401
+
+
+def test_the_school_story_on_real_servers_keeps_the_event_contract(cluster):
+    """Registration, structure, invites and movement through the gateway on
+    PostgreSQL and RabbitMQ; every event on the wire is checked."""
+    env = dict(os.environ, DATABASE_URL=cluster.database_urls["orgstructure"], SECRET_KEY="x",
+               LOG_LEVEL="WARNING")
+    created = subprocess.run([sys.executable, "-m", "services", "create-region", "Регион на PostgreSQL"],
+                             cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    region_id = created.split()[1].rstrip(":")
+    api = Api(cluster.url("gateway-2"))
+    school = School(None, api, "Школа на PostgreSQL", region_id=region_id)
+    moved = api.post(f"/orgs/{school.org_id}/members/{school.student.id}/transfer",
+                     {"unit_id": school.class_b}, token=school.admin.token)
+    assert moved.status_code == 200
+    expelled = api.post(f"/orgs/{school.org_id}/members/{school.student.id}/expel", token=school.admin.token)
+    assert expelled.json["parent_ids"] == [school.parent.id]
+    catalogue_events = catalogue.load()
+    seen = []
+
+    def until_expelled(body):
+        seen.append(body)
+        return body["type"] == "orgstructure.member.expelled" and body["org_id"] == school.org_id
+
+    tap_events(cluster.amqp_url, 1, until_expelled, timeout=60)
+    problems = {body["id"]: catalogue.check_envelope(body, catalogue_events) for body in seen}
+    assert not any(problems.values()), problems
+    ours = [body for body in seen if body["data"].get("org_id") == school.org_id]
+    assert {"orgstructure.application.approved", "orgstructure.org.created", "orgstructure.unit.created",
+            "orgstructure.unit.head_assigned", "orgstructure.member.joined", "orgstructure.parent.linked",
+            "orgstructure.member.transferred", "orgstructure.member.expelled"} <= {b["type"] for b in ours}
+    assert all(body["org_id"] == school.org_id for body in ours)

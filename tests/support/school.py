@@ -24,7 +24,10 @@ class Person:
 
 
 def operator(api: Api) -> Person:
-    return Person(api, "operator", OPERATOR_PHONE)
+    """The operator, signed in once per platform (codes have a resend cooldown)."""
+    if not hasattr(api, "operator"):
+        api.operator = Person(api, "operator", OPERATOR_PHONE)
+    return api.operator
 
 
 def create_region(platform, name: str = "Тестовый регион") -> str:

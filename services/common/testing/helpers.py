@@ -24,7 +24,7 @@ def dev_env(var_dir, **extra) -> dict:
         "SFERUM_DEV": "1", "SFERUM_VAR_DIR": str(var_dir), "AMQP_URL": "memory://",
         "SECRET_KEY": "test-secret-key-for-tests-only", "OUTBOX_POLL_MS": "50",
         "EVENT_RETRY_DELAY_MS": "100", "EVENT_MAX_ATTEMPTS": "3", "LOG_LEVEL": "WARNING",
-        "OPERATOR_PHONES": OPERATOR_PHONE,
+        "OPERATOR_PHONES": OPERATOR_PHONE, "OTP_PER_IP_PER_HOUR": "100000",
     }
     env.update({key: str(value) for key, value in extra.items()})
     return env
