@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Callable, Iterable
@@ -316,8 +316,10 @@ class EventConsumer(ReconnectingConsumer):
     def __init__(self, service: str, db: peewee.Database, kit: KitModels,
                  handlers: EventHandlers, amqp_url: str, *, prefetch: int = 32,
                  max_attempts: int = 5, retry_delay_ms: int = 2000,
-                 after_commit: Callable[[], None] | None = None):
+                 after_commit: Callable[[], None] | None = None,
+                 realtime: RealtimePublisher | None = None):
         self.service = service
+        self.realtime = realtime
         self.db = db
         self.kit = kit
         self.handlers = handlers
@@ -396,7 +398,7 @@ class EventConsumer(ReconnectingConsumer):
             self.after_commit()
 
     def _handle(self, handler, envelope: dict, event_id: str, event_type: str) -> str:
-        with self.db.connection_context():
+        with self.db.connection_context(), self._deferred_pushes():
             try:
                 with self.db.atomic():
                     # First statement: a concurrent or repeated delivery of the
@@ -408,6 +410,9 @@ class EventConsumer(ReconnectingConsumer):
                     return "duplicate"
                 raise
         return "applied"
+
+    def _deferred_pushes(self):
+        return self.realtime.deferred() if self.realtime else nullcontext()
 
     def _republish(self, message, exchange: Exchange, routing_key: str, headers: dict,
                    expiration: float | None = None) -> None:
@@ -456,9 +461,39 @@ class RealtimePublisher:
         self.amqp_url = amqp_url
         self._local = threading.local()
 
+    @contextmanager
+    def deferred(self):
+        """Pushes made inside the block are sent when it ends without an error,
+        that is after the transaction that caused them committed: a client never
+        hears of a change that was rolled back."""
+        self.hold()
+        try:
+            yield
+        except BaseException:
+            self.release(send=False)
+            raise
+        self.release(send=True)
+
+    def hold(self) -> None:
+        """Start keeping pushes back (one level per call; they nest)."""
+        stack = getattr(self._local, "held", None)
+        if stack is None:
+            stack = self._local.held = []
+        stack.append([])
+
+    def release(self, send: bool) -> None:
+        pushes = self._local.held.pop()
+        if send:
+            for push in pushes:
+                self.publish(*push)
+
     def publish(self, recipients: Iterable[str], event_type: str, data: dict) -> None:
         recipients = sorted(set(recipients))
         if not recipients:
+            return
+        held = getattr(self._local, "held", None)
+        if held:
+            held[-1].append((recipients, event_type, data))
             return
         body = json.dumps({"recipients": recipients, "type": event_type, "data": data},
                           ensure_ascii=False)

@@ -90,9 +90,24 @@ class KitModels:
             class Meta:
                 table_name = "schema_migrations"
 
+        class IdempotentRequest(Base):
+            """The first answer to a create request carrying an Idempotency-Key,
+            replayed to the same user's retries for a day."""
+            user_id = peewee.CharField(max_length=32)
+            key = peewee.CharField(max_length=36)
+            endpoint = peewee.CharField(max_length=300)
+            status = peewee.IntegerField()
+            body = peewee.TextField()
+            created_at = peewee.DateTimeField(default=utcnow, index=True)
+
+            class Meta:
+                table_name = "idempotent_requests"
+                indexes = ((("user_id", "key"), True),)
+
         self.Outbox = Outbox
         self.ProcessedEvent = ProcessedEvent
         self.SchemaMigration = SchemaMigration
+        self.IdempotentRequest = IdempotentRequest
 
     @property
     def bus_tables(self) -> list[type[peewee.Model]]:
@@ -120,7 +135,8 @@ def migrate(db: peewee.Database, kit: KitModels, package: str) -> list[str]:
         with db.atomic():
             if is_postgres(db):
                 db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(package.encode()),))
-            db.create_tables([kit.SchemaMigration], safe=True)
+            # The kit's own bookkeeping tables, which no service migration owns.
+            db.create_tables([kit.SchemaMigration, kit.IdempotentRequest], safe=True)
             for name in pending_migrations(db, kit, package):
                 module = importlib.import_module(f"{package}.{name}")
                 log.info("applying migration %s.%s", package, name)

@@ -14,3 +14,9 @@ def runtime() -> ServiceRuntime:
 def field_error(field: str, message: str) -> Unprocessable:
     """The same shape as a schema validation error, for checks made in code."""
     return Unprocessable("Some fields are not valid.", details={"fields": {field: [message]}})
+
+
+def public_url(path: str) -> str:
+    """An address for users to open (invite links), under the operator's PUBLIC_URL."""
+    base = runtime().settings.env.get("PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
+    return f"{base}/{path.lstrip('/')}"

@@ -38,6 +38,8 @@ class ServiceRuntime:
         self.consumer: EventConsumer | None = None
         # Other loops of the service (jobs), each called with the stop event.
         self.background: list = []
+        # Further readiness checks of the service (name -> callable raising when not ready).
+        self.checks: dict = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._schema_current = False
@@ -60,7 +62,8 @@ class ServiceRuntime:
             self.consumer = EventConsumer(
                 self.name, self.db, self.kit, self.handlers, s.amqp_url,
                 prefetch=s.event_prefetch, max_attempts=s.event_max_attempts,
-                retry_delay_ms=s.event_retry_delay_ms, after_commit=self.relay.wake)
+                retry_delay_ms=s.event_retry_delay_ms, after_commit=self.relay.wake,
+                realtime=self.realtime)
             self._spawn(f"{self.name}-consumer", self.consumer.run)
         for loop in self.background:
             self._spawn(f"{self.name}-{loop.__name__}", loop, self._stop)
@@ -110,6 +113,12 @@ class ServiceRuntime:
                 checks["broker"] = "ok"
             except Exception as error:
                 checks["broker"] = f"error: {error}"[:200]
+        for name, check in self.checks.items():
+            try:
+                check()
+                checks[name] = "ok"
+            except Exception as error:
+                checks[name] = f"error: {error}"[:200]
         if self.consumer is not None and not self.consumer.ready.is_set():
             checks["consumer"] = "connecting"
         return checks

@@ -14,6 +14,7 @@ from flask_smorest import Api
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from . import idempotency
 from .errors import ErrorSchema, register_error_handlers
 from .logs import configure_logging, correlation_id
 from .auth import KeySet
@@ -133,15 +134,30 @@ def create_service_app(runtime: ServiceRuntime, blueprints, *, title: str,
         # nested context does not close the request's connection.
         g.db_context = runtime.db.connection_context()
         g.db_context.__enter__()
+        # Realtime pushes wait for the request's transactions to commit.
+        runtime.realtime.hold()
+        g.pushes_held = True
+
+    @app.after_request
+    def _note_outcome(response):
+        g.succeeded = response.status_code < 400
+        return response
 
     @app.teardown_request
-    def _close_db(_error=None):
+    def _close_db(error=None):
+        if g.pop("pushes_held", False):
+            runtime.realtime.release(send=error is None and g.get("succeeded", False))
         context = g.pop("db_context", None)
         if context is not None:
             context.__exit__(None, None, None)
         # Events written by this request are committed now: relay them at once
         # instead of at the next poll.
         runtime.relay.wake()
+
+    def forget_idempotency_keys(stop):
+        idempotency.forget_expired(runtime, stop)
+
+    runtime.background.append(forget_idempotency_keys)
 
     registry = CollectorRegistry()
     registry.register(_RuntimeCollector(runtime))
@@ -161,7 +177,8 @@ def create_service_app(runtime: ServiceRuntime, blueprints, *, title: str,
     return app
 
 
-def create_service(settings: Settings, *, title: str, keys: KeySet | None = None) -> Flask:
+def create_service(settings: Settings, *, title: str, keys: KeySet | None = None,
+                   max_content_length: int = 1 << 20) -> Flask:
     """The app of the service `services.<settings.service>`, assembled from the
     modules every service has: models (db), api (blp), handlers, events, migrations."""
     package = f"services.{settings.service}"
@@ -169,4 +186,4 @@ def create_service(settings: Settings, *, title: str, keys: KeySet | None = None
                                      for module in ("models", "api", "handlers", "events"))
     runtime = ServiceRuntime(settings, models.db, migrations=f"{package}.migrations",
                              handlers=handlers.handlers, publishes=events.PUBLISHES, keys=keys)
-    return create_service_app(runtime, [api.blp], title=title)
+    return create_service_app(runtime, [api.blp], title=title, max_content_length=max_content_length)

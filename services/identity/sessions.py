@@ -3,23 +3,18 @@ opaque refresh token. Presenting a refresh token that was already rotated means
 it was stolen or replayed: the whole session is revoked."""
 from __future__ import annotations
 
-import hashlib
-from calendar import timegm
-import secrets
 import uuid
+from calendar import timegm
 from datetime import timedelta
 
 from services.common.auth import ACCESS_TOKEN_TYPE
 from services.common.clock import utcnow
 from services.common.errors import Unauthorized
+from services.common.tokens import digest, new_token
 
 from .config import IdentityConfig
 from .models import RefreshToken, Session, User, db
 from .signing_keys import Signer
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Tokens:
@@ -42,7 +37,7 @@ class Tokens:
         with db.atomic():
             stored = (RefreshToken.select(RefreshToken, Session, User)
                       .join(Session).join(User)
-                      .where(RefreshToken.token_hash == _digest(refresh_token)).first())
+                      .where(RefreshToken.token_hash == digest(refresh_token)).first())
             if stored is None:
                 raise Unauthorized("The refresh token is not valid.", code="invalid_token")
             session = stored.session
@@ -84,8 +79,8 @@ class Tokens:
          .where(Session.id == session.id, Session.revoked_at.is_null()).execute())
 
     def _new_refresh_token(self, session: Session) -> str:
-        token = secrets.token_urlsafe(32)
-        RefreshToken.create(token_hash=_digest(token), session=session)
+        token = new_token(32)
+        RefreshToken.create(token_hash=digest(token), session=session)
         return token
 
     def _pair(self, user: User, session: Session, refresh_token: str) -> dict:

@@ -10,7 +10,7 @@ from services.common.clock import utcnow
 from services.common.errors import ErrorSchema, Unprocessable
 from services.common.pagination import PageQuery, paginate
 from services.common.phones import normalise_phone
-from services.common.requests import field_error, runtime
+from services.common.requests import field_error, public_url, runtime
 
 from . import invites, membership, registration, roster, schemas, stats, structure
 from .access import Access
@@ -175,8 +175,7 @@ def create_invite(body, org_id):
         access(org_id), role=body["role"], unit_id=body["unit_id"], child_user_id=body["child_user_id"],
         expires_at=body["expires_at"], max_uses=body["max_uses"],
         requires_approval=body["requires_approval"], full_name=body["full_name"].strip())
-    base = runtime().settings.env.get("PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
-    return {"id": invite.id, "token": token, "url": f"{base}/join/{token}", "expires_at": invite.expires_at}
+    return {"id": invite.id, "token": token, "url": public_url(f"join/{token}"), "expires_at": invite.expires_at}
 
 
 @blp.route("/orgs/<org_id>/invites", methods=["GET"])

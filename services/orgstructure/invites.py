@@ -3,13 +3,12 @@ is kept. Admins invite anyone; a class head invites students and parents to
 their own class only. An invite may require an admin's approval of each join."""
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime, timedelta
 
 from services.common.auth import Principal
 from services.common.bus import Outbox
 from services.common.clock import utcnow
+from services.common.tokens import digest, new_token
 from services.common.errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable
 
 from . import membership
@@ -23,10 +22,6 @@ MAX_LIFETIME = timedelta(days=180)
 
 class InviteGone(ApiError):
     status, code, message = 410, "invite_not_usable", "This invite has expired, was used up or was revoked."
-
-
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create(access: Access, *, role: str, unit_id: str | None, child_user_id: str | None,
@@ -61,7 +56,7 @@ def create(access: Access, *, role: str, unit_id: str | None, child_user_id: str
     if expires_at <= now or expires_at > now + MAX_LIFETIME:
         raise Unprocessable("The invite must expire in the future, within 180 days.",
                             details={"fields": {"expires_at": ["Out of range."]}})
-    token = secrets.token_urlsafe(24)
+    token = new_token()
     invite = Invite.create(organisation=org, role=role, unit=unit, child_user_id=child_user_id,
                            child_invite=child_invite, full_name=full_name, token_hash=digest(token),
                            expires_at=expires_at, max_uses=max_uses,
