@@ -1,5 +1,11 @@
 """Routing keys messaging publishes (events.md)."""
-PUBLISHES = (
-    "messaging.chat.created", "messaging.chat.updated", "messaging.chat.member.joined",
-    "messaging.chat.member.removed", "messaging.message.created", "messaging.message.deleted",
-)
+CHAT_CREATED = "messaging.chat.created"
+CHAT_UPDATED = "messaging.chat.updated"
+CHAT_MEMBER_JOINED = "messaging.chat.member.joined"
+CHAT_MEMBER_REMOVED = "messaging.chat.member.removed"
+MESSAGE_CREATED = "messaging.message.created"
+MESSAGE_UPDATED = "messaging.message.updated"
+MESSAGE_DELETED = "messaging.message.deleted"
+
+PUBLISHES = (CHAT_CREATED, CHAT_UPDATED, CHAT_MEMBER_JOINED, CHAT_MEMBER_REMOVED, MESSAGE_CREATED,
+             MESSAGE_UPDATED, MESSAGE_DELETED)

@@ -1,6 +1,224 @@
-"""messaging's own tables."""
+"""messaging's own tables: chats, membership and invitations, messages, files,
+polls, and the projections of other services' facts it needs (who is who in
+which organisation, names, badges, blocks), built from their events."""
 import peewee
+
+from services.common.clock import utcnow
+from services.common.ids import new_id
 
 db = peewee.DatabaseProxy()
 
-TABLES: list[type[peewee.Model]] = []
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = db
+
+
+def id_field():
+    return peewee.CharField(max_length=32, primary_key=True, default=new_id)
+
+
+# Projections (orgstructure and identity are the sources of truth).
+
+class Org(BaseModel):
+    org_id = peewee.CharField(max_length=32, primary_key=True)
+    name = peewee.CharField(max_length=300, default="")
+    journal_url = peewee.CharField(max_length=500, default="")
+    diary_url = peewee.CharField(max_length=500, default="")
+
+
+class Unit(BaseModel):
+    unit_id = peewee.CharField(max_length=32, primary_key=True)
+    org_id = peewee.CharField(max_length=32, index=True)
+    kind = peewee.CharField(max_length=16)
+    name = peewee.CharField(max_length=100, default="")
+    head_user_id = peewee.CharField(max_length=32, null=True)
+    archived = peewee.BooleanField(default=False)
+
+
+class OrgMember(BaseModel):
+    """An active member of an organisation: rows are deleted when they leave."""
+    org_id = peewee.CharField(max_length=32)
+    user_id = peewee.CharField(max_length=32, index=True)
+    roles = peewee.CharField(max_length=100, default="")  # comma-separated
+    unit_id = peewee.CharField(max_length=32, null=True)  # a student's class
+
+    class Meta:
+        indexes = ((("org_id", "user_id"), True),)
+
+
+class ParentLink(BaseModel):
+    org_id = peewee.CharField(max_length=32)
+    parent_id = peewee.CharField(max_length=32, index=True)
+    child_id = peewee.CharField(max_length=32, index=True)
+    unit_id = peewee.CharField(max_length=32, null=True)
+
+    class Meta:
+        indexes = ((("org_id", "parent_id", "child_id"), True),)
+
+
+class Person(BaseModel):
+    user_id = peewee.CharField(max_length=32, primary_key=True)
+    display_name = peewee.CharField(max_length=200, default="")
+
+
+class VerifiedTeacher(BaseModel):
+    org_id = peewee.CharField(max_length=32)
+    user_id = peewee.CharField(max_length=32)
+
+    class Meta:
+        indexes = ((("org_id", "user_id"), True),)
+
+
+class Block(BaseModel):
+    """moderation's time-limited ban on posting in one chat."""
+    chat_id = peewee.CharField(max_length=32)
+    user_id = peewee.CharField(max_length=32)
+    until = peewee.DateTimeField()
+
+    class Meta:
+        indexes = ((("chat_id", "user_id"), True),)
+
+
+# messaging's own facts.
+
+class Chat(BaseModel):
+    id = id_field()
+    org_id = peewee.CharField(max_length=32, index=True)
+    kind = peewee.CharField(max_length=16)  # group | channel | direct | class
+    # Official chats exist without anyone creating them: teachers, class_students,
+    # class_parents, school (channel), staff (channel).
+    purpose = peewee.CharField(max_length=16, null=True)
+    unit_id = peewee.CharField(max_length=32, null=True, index=True)
+    title = peewee.CharField(max_length=200)
+    rules = peewee.TextField(default="[]")  # a JSON list of strings
+    rules_version = peewee.IntegerField(default=1)
+    created_by = peewee.CharField(max_length=32, null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    archived_at = peewee.DateTimeField(null=True)
+    last_seq = peewee.BigIntegerField(default=0)
+    last_message_at = peewee.DateTimeField(null=True, index=True)
+    # A direct chat's pair, "<smaller id>:<larger id>", so that there is one per pair.
+    direct_key = peewee.CharField(max_length=100, null=True, unique=True)
+
+    @property
+    def official(self) -> bool:
+        return self.purpose is not None
+
+    class Meta:
+        indexes = ((("org_id", "purpose", "unit_id"), False),)
+
+
+class ChatMember(BaseModel):
+    """One stay of a user in a chat; `left_at` is set when it ends (history kept)."""
+    chat = peewee.ForeignKeyField(Chat, backref="memberships")
+    user_id = peewee.CharField(max_length=32, index=True)
+    role = peewee.CharField(max_length=16, default="member")  # member | moderator
+    accepted_rules_version = peewee.IntegerField()
+    joined_at = peewee.DateTimeField(default=utcnow)
+    joined_by = peewee.CharField(max_length=16)  # invitation | link | creator
+    last_read_seq = peewee.BigIntegerField(default=0)
+    left_at = peewee.DateTimeField(null=True)
+    left_reason = peewee.CharField(max_length=32, null=True)
+
+    class Meta:
+        indexes = ((("chat", "user_id", "left_at"), False),)
+
+
+class ChatInvitation(BaseModel):
+    """A personal invitation: the user joins only by accepting it with the rules."""
+    id = id_field()
+    chat = peewee.ForeignKeyField(Chat, backref="invitations")
+    user_id = peewee.CharField(max_length=32, index=True)
+    invited_by = peewee.CharField(max_length=32, null=True)  # None: the platform (official chats)
+    role = peewee.CharField(max_length=16, default="member")
+    status = peewee.CharField(max_length=16, default="pending")  # pending | accepted | declined | withdrawn
+    reason = peewee.CharField(max_length=32, null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    decided_at = peewee.DateTimeField(null=True)
+
+
+class ChatLink(BaseModel):
+    """A join link made by a moderator; only a hash of its token is stored."""
+    id = id_field()
+    chat = peewee.ForeignKeyField(Chat, backref="links")
+    token_hash = peewee.CharField(max_length=64, unique=True)
+    roles = peewee.CharField(max_length=100, default="")  # empty: any member of the organisation
+    expires_at = peewee.DateTimeField(null=True)
+    max_uses = peewee.IntegerField(null=True)
+    uses = peewee.IntegerField(default=0)
+    created_by = peewee.CharField(max_length=32)
+    created_at = peewee.DateTimeField(default=utcnow)
+    revoked_at = peewee.DateTimeField(null=True)
+
+
+class StoredFile(BaseModel):
+    id = id_field()
+    uploader_id = peewee.CharField(max_length=32, index=True)
+    name = peewee.CharField(max_length=255)
+    content_type = peewee.CharField(max_length=100)
+    size = peewee.BigIntegerField()
+    sha256 = peewee.CharField(max_length=64)
+    storage_key = peewee.CharField(max_length=64)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class Message(BaseModel):
+    id = id_field()
+    chat = peewee.ForeignKeyField(Chat, backref="messages")
+    seq = peewee.BigIntegerField()  # the chat's own order; history cursors use it
+    kind = peewee.CharField(max_length=16, default="text")  # text | poll | notice
+    author_id = peewee.CharField(max_length=32, null=True)  # None: a notice of the platform
+    text = peewee.TextField(default="")
+    reply_to = peewee.CharField(max_length=32, null=True)
+    poll_id = peewee.CharField(max_length=32, null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+    edited_at = peewee.DateTimeField(null=True)
+    deleted_at = peewee.DateTimeField(null=True)
+    deleted_by = peewee.CharField(max_length=32, null=True)
+    delete_reason = peewee.CharField(max_length=64, null=True)
+
+    class Meta:
+        indexes = ((("chat", "seq"), True),)
+
+
+class MessageFile(BaseModel):
+    message = peewee.ForeignKeyField(Message, backref="attachments")
+    file = peewee.ForeignKeyField(StoredFile, backref="attachments")
+    position = peewee.IntegerField()
+
+    class Meta:
+        indexes = ((("message", "file"), True),)
+
+
+class Poll(BaseModel):
+    id = id_field()
+    chat = peewee.ForeignKeyField(Chat)
+    created_by = peewee.CharField(max_length=32)
+    question = peewee.CharField(max_length=300)
+    multiple = peewee.BooleanField(default=False)
+    anonymous = peewee.BooleanField(default=False)
+    closes_at = peewee.DateTimeField(null=True)
+    closed_at = peewee.DateTimeField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+
+class PollOption(BaseModel):
+    id = id_field()
+    poll = peewee.ForeignKeyField(Poll, backref="options")
+    position = peewee.IntegerField()
+    text = peewee.CharField(max_length=200)
+
+
+class Vote(BaseModel):
+    poll = peewee.ForeignKeyField(Poll, backref="votes")
+    option = peewee.ForeignKeyField(PollOption, backref="votes")
+    user_id = peewee.CharField(max_length=32)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("poll", "option", "user_id"), True),)
+
+
+TABLES = [Org, Unit, OrgMember, ParentLink, Person, VerifiedTeacher, Block, Chat, ChatMember,
+          ChatInvitation, ChatLink, StoredFile, Message, MessageFile, Poll, PollOption, Vote]

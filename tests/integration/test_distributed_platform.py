@@ -9,19 +9,43 @@ import uuid
 
 import pika
 import pytest
+import requests
 import websocket
 
 from services.common.config import SERVICES
 from services.common.testing import catalogue
 from services.common.testing.helpers import OPERATOR_PHONE, Api, assert_error, phone, wait_for
 from services.distributed import ROOT, Cluster
+from support.chats import join_official, send
 from support.school import School
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def cluster(rabbitmq_server, postgres_server, tmp_path_factory):
+def s3_bucket():
+    """An S3-compatible server (moto's) with an empty bucket, for messaging's files."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from services.distributed import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    credentials = {"AWS_ACCESS_KEY_ID": "sferum-test", "AWS_SECRET_ACCESS_KEY": "sferum-test-secret",
+                   "AWS_DEFAULT_REGION": "us-east-1"}
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+                      aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"])
+    s3.create_bucket(Bucket="sferum-files")
+    yield {"FILE_STORAGE": f"s3://sferum-files?endpoint_url={endpoint}", **credentials}, s3
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster(rabbitmq_server, postgres_server, s3_bucket, tmp_path_factory):
     vhost = f"dist-{uuid.uuid4().hex[:8]}"
     amqp_url = rabbitmq_server.add_vhost(vhost)
     databases = {name: postgres_server.create_database(f"d_{name}_{uuid.uuid4().hex[:8]}")
@@ -35,7 +59,7 @@ def cluster(rabbitmq_server, postgres_server, tmp_path_factory):
     connection.close()
     cluster = Cluster(amqp_url, databases, log_dir=tmp_path_factory.mktemp("logs"),
                       extra_env={"OUTBOX_POLL_MS": "50", "OPERATOR_PHONES": OPERATOR_PHONE,
-                                 "OTP_PER_IP_PER_HOUR": "100000"})
+                                 "OTP_PER_IP_PER_HOUR": "100000", **s3_bucket[0]})
     try:
         for name in SERVICES:
             cluster.start_service(name)
@@ -171,3 +195,92 @@ def test_the_school_story_on_real_servers_keeps_the_event_contract(cluster):
             "orgstructure.unit.head_assigned", "orgstructure.member.joined", "orgstructure.parent.linked",
             "orgstructure.member.transferred", "orgstructure.member.expelled"} <= {b["type"] for b in ours}
     assert all(body["org_id"] == school.org_id for body in ours)
+
+
+def create_region(cluster, name):
+    env = dict(os.environ, DATABASE_URL=cluster.database_urls["orgstructure"], SECRET_KEY="x",
+               LOG_LEVEL="WARNING")
+    created = subprocess.run([sys.executable, "-m", "services", "create-region", name],
+                             cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    return created.split()[1].rstrip(":")
+
+
+class Stream:
+    """A user's realtime socket on one gateway."""
+
+    def __init__(self, cluster, label, person):
+        url = cluster.url(label).replace("http://", "ws://") + "/api/v1/stream"
+        self.ws = websocket.create_connection(url, header=[f"Authorization: Bearer {person.token}"], timeout=15)
+        assert json.loads(self.ws.recv())["type"] == "stream.ready"
+
+    def next(self, wanted=lambda frame: True):
+        """The next frame that `wanted` accepts, skipping others (invitations and the like)."""
+        while True:
+            frame = json.loads(self.ws.recv())
+            if wanted(frame):
+                return frame
+
+    def close(self):
+        self.ws.close()
+
+
+def test_chats_on_real_servers_reach_members_sockets_only(cluster, s3_bucket):
+    """Official chats from orgstructure's events, consent, a message and a file
+    on S3, realtime on both gateways, and an expulsion, on RabbitMQ and PostgreSQL."""
+    api = Api(cluster.url("gateway-1"))
+    school = School(None, api, "Школа с чатами", region_id=create_region(cluster, "Регион чатов"))
+    chat = join_official(api, school.head, school.org_id, "class_students", school.class_a)
+    join_official(api, school.student, school.org_id, "class_students", school.class_a)
+    parents_chat = join_official(api, school.parent, school.org_id, "class_parents", school.class_a)
+    join_official(api, school.head, school.org_id, "class_parents", school.class_a)
+    student, classmate_elsewhere, parent = (Stream(cluster, "gateway-2", school.student),
+                                            Stream(cluster, "gateway-1", school.other_student),
+                                            Stream(cluster, "gateway-2", school.parent))
+    content = b"%PDF-1.7\n" + os.urandom(300_000)
+    uploaded = api.post("/files", token=school.head.token, files={"file": ("План.pdf", content, "application/pdf")})
+    assert uploaded.status_code == 201, uploaded
+    sent = send(api, school.head, chat["id"], "Домашнее задание во вложении", file_ids=[uploaded.json["id"]])
+    frame = student.next(lambda f: f["type"] == "message.created")
+    assert frame["data"]["id"] == sent["id"] and frame["data"]["files"][0]["name"] == "План.pdf"
+    stored = s3_bucket[1].list_objects_v2(Bucket="sferum-files")["Contents"]
+    assert [item["Size"] for item in stored] == [len(content)]
+    download = requests.get(cluster.url("gateway-2") + f"/api/v1/files/{uploaded.json['id']}",
+                            headers={"Authorization": f"Bearer {school.student.token}"}, timeout=30)
+    assert download.status_code == 200 and download.content == content
+    assert_error(api.get(f"/files/{uploaded.json['id']}", token=school.other_student.token), 404)
+    # Sockets of people outside the chat got nothing of it: their first message frame is their own chat's.
+    marker = send(api, school.head, parents_chat["id"], "Собрание родителей в четверг")
+    assert parent.next(lambda f: f["type"] == "message.created")["data"]["id"] == marker["id"]
+    # The classmate of 5Б is in no chat with these messages: an unrelated direct chat proves the socket is live.
+    direct = api.post("/chats", {"org_id": school.org_id, "kind": "direct", "user_id": school.other_student.id},
+                      token=school.teacher.token)
+    assert direct.status_code == 201, direct
+    while True:
+        frame = classmate_elsewhere.next()
+        assert frame["type"] != "message.created", frame
+        if frame["type"] == "chat.invitation" and frame["data"]["chat"]["id"] == direct.json["id"]:
+            break
+    # Expulsion: the student's socket hears the removal, the student and the parent can no longer read.
+    assert api.post(f"/orgs/{school.org_id}/members/{school.student.id}/expel",
+                    token=school.admin.token).status_code == 200
+    removed = student.next(lambda f: f["type"] == "chat.member.removed")
+    assert removed["data"] == {"chat_id": chat["id"], "user_id": school.student.id, "reason": "expelled"}
+    wait_for(lambda: api.get(f"/chats/{parents_chat['id']}", token=school.parent.token).status_code == 404,
+             message="the parent removed")
+    assert_error(api.get(f"/chats/{chat['id']}/messages", token=school.student.token), 404)
+    for stream in (student, classmate_elsewhere, parent):
+        stream.close()
+    # messaging's events on the wire keep the contract.
+    catalogue_events = catalogue.load()
+    seen = []
+
+    def until_removed(body):
+        seen.append(body)
+        return (body["type"] == "messaging.chat.member.removed" and body["data"]["user_id"] == school.parent.id)
+
+    tap_events(cluster.amqp_url, 1, until_removed, timeout=60)
+    ours = [body for body in seen if body["type"].startswith("messaging.")]
+    assert {"messaging.chat.created", "messaging.chat.member.joined", "messaging.message.created",
+            "messaging.chat.member.removed"} <= {body["type"] for body in ours}
+    problems = {body["id"]: catalogue.check_envelope(body, catalogue_events) for body in ours}
+    assert not any(problems.values()), problems

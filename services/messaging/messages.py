@@ -1,0 +1,204 @@
+"""Messages in a chat: posting (text, files, a reply), editing and deleting by
+the author, deleting by a moderator, history newest first, read state, and the
+notices the platform itself posts."""
+from __future__ import annotations
+
+from services.common.auth import Principal
+from services.common.bus import Outbox
+from services.common.clock import isoformat, utcnow
+from services.common.errors import Forbidden, NotFound, Unprocessable
+
+from . import chats, directory, events
+from .models import Block, Chat, ChatMember, Message, MessageFile, Poll, StoredFile, db
+from .push import push
+
+MAX_TEXT = 4000
+MAX_FILES = 10
+
+
+def _files_of(message_ids: list[str]) -> dict[str, list[dict]]:
+    attached: dict[str, list[dict]] = {}
+    if not message_ids:
+        return attached
+    rows = (MessageFile.select(MessageFile, StoredFile).join(StoredFile)
+            .where(MessageFile.message.in_(message_ids)).order_by(MessageFile.position))
+    for row in rows:
+        attached.setdefault(row.message_id, []).append(
+            {"id": row.file.id, "name": row.file.name, "size": row.file.size,
+             "content_type": row.file.content_type})
+    return attached
+
+
+def views(org_id: str, messages: list[Message]) -> list[dict]:
+    """Messages as clients see them, with authors (name and badge) and files."""
+    people = directory.people(org_id, [m.author_id for m in messages if m.author_id])
+    files = _files_of([m.id for m in messages if m.kind == "text"])
+    return [{"id": m.id, "chat_id": m.chat_id, "seq": m.seq, "kind": m.kind,
+             "author": people.get(m.author_id) if m.author_id else None, "text": m.text,
+             "reply_to": m.reply_to, "files": files.get(m.id, []), "poll_id": m.poll_id,
+             "created_at": isoformat(m.created_at), "edited_at": isoformat(m.edited_at)}
+            for m in messages]
+
+
+def view(chat: Chat, message: Message) -> dict:
+    return views(chat.org_id, [message])[0]
+
+
+def may_post(chat: Chat, mine: ChatMember) -> None:
+    """Channels are read-only but for their moderators; a member blocked by
+    moderation does not post until the block ends."""
+    chats.writable(chat)
+    if chat.kind == "channel" and mine.role != "moderator":
+        raise Forbidden("Only the channel's administrators post here.", code="channel_read_only")
+    block = Block.get_or_none(Block.chat_id == chat.id, Block.user_id == mine.user_id)
+    if block is not None and block.until > utcnow():
+        raise Forbidden("You are blocked in this chat for breaking its rules.", code="blocked",
+                        details={"until": isoformat(block.until)})
+
+
+def _next_seq(chat: Chat) -> int:
+    """The chat row is locked by the update until commit: messages of one chat
+    get consecutive numbers, other chats are not held up."""
+    now = utcnow()
+    Chat.update(last_seq=Chat.last_seq + 1, last_message_at=now).where(Chat.id == chat.id).execute()
+    chat.last_seq = Chat.select(Chat.last_seq).where(Chat.id == chat.id).scalar()
+    chat.last_message_at = now
+    return chat.last_seq
+
+
+def _attachable(user_id: str, file_ids: list[str]) -> list[StoredFile]:
+    """Only one's own uploads are attached; someone else's file id is as unknown as a made-up one."""
+    ids = list(dict.fromkeys(file_ids))
+    found = {f.id: f for f in StoredFile.select().where(StoredFile.id.in_(ids), StoredFile.uploader_id == user_id)} \
+        if ids else {}
+    missing = [file_id for file_id in ids if file_id not in found]
+    if missing:
+        raise Unprocessable("Some fields are not valid.",
+                            details={"fields": {"file_ids": [f"No such file: {file_id}" for file_id in missing]}})
+    return [found[file_id] for file_id in ids]
+
+
+def post(outbox: Outbox, user: Principal, chat_id: str, text: str, file_ids: list[str],
+         reply_to: str | None) -> tuple[Chat, dict]:
+    text = text.strip()
+    if not text and not file_ids:
+        raise Unprocessable("A message has text or files.", details={"fields": {"text": ["Empty message."]}})
+    with db.atomic():
+        chat, mine = chats.visible(user.id, chat_id)
+        may_post(chat, mine)
+        files = _attachable(user.id, file_ids)
+        if reply_to is not None and not Message.select().where(
+                Message.id == reply_to, Message.chat == chat, Message.deleted_at.is_null()).exists():
+            raise Unprocessable("Some fields are not valid.", details={"fields": {"reply_to": ["No such message here."]}})
+        message = Message.create(chat=chat, seq=_next_seq(chat), author_id=user.id, text=text, reply_to=reply_to)
+        for position, stored in enumerate(files):
+            MessageFile.create(message=message, file=stored, position=position)
+        outbox.add(events.MESSAGE_CREATED, {
+            "message_id": message.id, "chat_id": chat.id, "org_id": chat.org_id, "author_id": user.id,
+            "text": text, "file_ids": [f.id for f in files], "reply_to": reply_to,
+            "created_at": isoformat(message.created_at)}, org_id=chat.org_id)
+        shown = view(chat, message)
+        push(chats.member_ids(chat.id), "message.created", shown)
+    return chat, shown
+
+
+def post_notice(chat: Chat, text: str) -> dict:
+    """The platform speaks in a chat (a rules reminder, a call that started)."""
+    message = Message.create(chat=chat, seq=_next_seq(chat), kind="notice", author_id=None, text=text)
+    shown = view(chat, message)
+    push(chats.member_ids(chat.id), "message.created", shown)
+    return shown
+
+
+def post_poll_message(chat: Chat, author_id: str, poll: Poll) -> Message:
+    return Message.create(chat=chat, seq=_next_seq(chat), kind="poll", author_id=author_id,
+                          text=poll.question, poll_id=poll.id)
+
+
+def _visible_message(user: Principal, message_id: str) -> tuple[Message, Chat, ChatMember]:
+    message = Message.get_or_none(Message.id == message_id)
+    mine = chats.membership(message.chat_id, user.id) if message else None
+    if message is None or mine is None or message.deleted_at is not None:
+        raise NotFound("No such message.")
+    return message, message.chat, mine
+
+
+def edit(outbox: Outbox, user: Principal, message_id: str, text: str) -> dict:
+    text = text.strip()
+    with db.atomic():
+        message, chat, mine = _visible_message(user, message_id)
+        if message.author_id != user.id or message.kind != "text":
+            raise Forbidden("Only the author edits a message.")
+        may_post(chat, mine)
+        if not text and not MessageFile.select().where(MessageFile.message == message).exists():
+            raise Unprocessable("A message has text or files.", details={"fields": {"text": ["Empty message."]}})
+        message.text, message.edited_at = text, utcnow()
+        message.save()
+        # Moderation's filters see an edited text as they see a new one.
+        outbox.add(events.MESSAGE_UPDATED, {"message_id": message.id, "chat_id": chat.id, "org_id": chat.org_id,
+                                            "author_id": user.id, "text": text}, org_id=chat.org_id)
+        shown = view(chat, message)
+        push(chats.member_ids(chat.id), "message.updated", shown)
+    return shown
+
+
+def _delete(outbox: Outbox, chat: Chat, message: Message, by: str | None, reason: str) -> None:
+    message.deleted_at, message.deleted_by, message.delete_reason = utcnow(), by, reason
+    message.save()
+    outbox.add(events.MESSAGE_DELETED, {"message_id": message.id, "chat_id": chat.id, "org_id": chat.org_id,
+                                        "author_id": message.author_id, "by": by, "reason": reason},
+               org_id=chat.org_id)
+    push(chats.member_ids(chat.id), "message.deleted", {"id": message.id, "chat_id": chat.id, "reason": reason})
+
+
+def delete(outbox: Outbox, user: Principal, message_id: str) -> None:
+    """The author deletes their message; a moderator deletes anyone's (rule 2.2)."""
+    with db.atomic():
+        message, chat, mine = _visible_message(user, message_id)
+        if message.author_id == user.id:
+            reason = "author"
+        elif mine.role == "moderator":
+            reason = "moderator"
+        else:
+            raise Forbidden("Only the author or a moderator deletes a message.")
+        _delete(outbox, chat, message, user.id, reason)
+
+
+def remove_by_moderation(outbox: Outbox, message_id: str, rule: str | None, by: str | None) -> bool:
+    message = Message.get_or_none(Message.id == message_id)
+    if message is None or message.deleted_at is not None:
+        return False
+    _delete(outbox, message.chat, message, by, f"rule:{rule}" if rule else "moderation")
+    return True
+
+
+def history(user: Principal, chat_id: str, limit: int, cursor: str | None) -> dict:
+    """Newest first; the cursor is the position of the last message returned."""
+    chat, _ = chats.visible(user.id, chat_id)
+    query = Message.select().where(Message.chat == chat, Message.deleted_at.is_null())
+    if cursor:
+        if not cursor.isdigit():
+            raise Unprocessable("The cursor is not valid.", details={"fields": {"cursor": ["Not valid."]}})
+        query = query.where(Message.seq < int(cursor))
+    rows = list(query.order_by(Message.seq.desc()).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": views(chat.org_id, rows), "next_cursor": str(rows[-1].seq) if more else None}
+
+
+def mark_read(user: Principal, chat_id: str, message_id: str) -> dict:
+    with db.atomic():
+        chat, mine = chats.visible(user.id, chat_id)
+        message = Message.get_or_none(Message.id == message_id, Message.chat == chat)
+        if message is None:
+            raise Unprocessable("Some fields are not valid.", details={"fields": {"message_id": ["No such message here."]}})
+        if message.seq > mine.last_read_seq:
+            mine.last_read_seq = message.seq
+            mine.save()
+    return {"chat_id": chat.id, "last_read_seq": mine.last_read_seq, "unread_count": chats.unread_count(chat, mine)}
+
+
+def last_message(chat: Chat) -> dict | None:
+    message = (Message.select().where(Message.chat == chat, Message.deleted_at.is_null())
+               .order_by(Message.seq.desc()).first())
+    return view(chat, message) if message else None

@@ -1,0 +1,5 @@
+from services.messaging import models
+
+
+def up(db, kit):
+    db.create_tables(models.TABLES)
