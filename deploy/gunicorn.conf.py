@@ -18,3 +18,7 @@ accesslog = None  # the apps log every request as JSON with its request id
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "warning")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn >= 25.1 opens a control socket under $HOME/.gunicorn by default: the
+# containers' home is read-only, and under `make distributed` every gunicorn
+# would share one path. Older gunicorns ignore the unknown setting.
+control_socket_disable = True
