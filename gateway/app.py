@@ -9,7 +9,6 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from queue import Empty
 
 import simple_websocket
 from flask import Flask, Response, g, jsonify, request
@@ -27,7 +26,7 @@ from services.common.web import API_PREFIX, REQUEST_ID_HEADER, install_metrics, 
 from .backends import HOP_BY_HOP, BackendUnavailable, HttpBackend
 from .openapi import DOCS_PAGE, MergedSpec
 from .ratelimit import RateLimiter
-from .realtime import Hub
+from .realtime import Hub, text_frame
 from .routes import resolve
 
 log = logging.getLogger(__name__)
@@ -143,9 +142,8 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         if not token:
             raise Unauthorized()
         principal = verifier.verify(token)
-        ws = simple_websocket.Server(request.environ, ping_interval=config.ping_interval,
-                                     max_message_size=64 * 1024)
-        _serve_stream(hub, ws, principal)
+        ws = simple_websocket.Server(request.environ, max_message_size=64 * 1024)
+        _serve_stream(hub, ws, principal, config.ping_interval)
         return _UpgradedResponse(ws.mode)
 
     @app.route(f"{API_PREFIX}/<path:path>",
@@ -164,7 +162,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         wait = limiter.check(principal.id if principal else f"ip:{request.remote_addr}")
         if wait:
             raise TooManyRequests(wait)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | SET_BY_GATEWAY}
         if request.content_length is not None:
             headers["Content-Length"] = str(request.content_length)
         headers[REQUEST_ID_HEADER] = g.request_id
@@ -189,26 +187,36 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
     return app
 
 
-def _serve_stream(hub: Hub, ws, principal) -> None:
+PING_FRAME = b"\x89\x00"
+# What the gateway says itself to the services, never what a client claims.
+SET_BY_GATEWAY = frozenset(("x-request-id", "x-forwarded-for", "x-forwarded-proto"))
+
+
+def _serve_stream(hub: Hub, ws, principal, ping_interval: float) -> None:
+    """This greenlet is the only writer of frames to the socket: prepared frames
+    go out as they are, several per write when they queue up."""
     subscriber = hub.subscribe(principal.id)
     expires_at = float(principal.claims.get("exp", time.time() + 900))
+    next_ping = time.time() + ping_interval
     try:
-        ws.send(json.dumps({"type": "stream.ready", "data": {"user_id": principal.id}}))
+        ws.sock.sendall(text_frame(json.dumps({"type": "stream.ready", "data": {"user_id": principal.id}})))
         while ws.connected and not subscriber.overflowed:
-            if time.time() >= expires_at:
+            now = time.time()
+            if now >= expires_at:
                 # The stream lives no longer than the token that opened it.
                 ws.close(4001, "token expired")
                 break
-            try:
-                frame = subscriber.frames.get(timeout=1.0)
-            except Empty:
-                while ws.connected and ws.receive(timeout=0) is not None:
-                    pass  # clients have nothing to say on the stream; drop it
-                continue
-            ws.send(frame)
+            frames = subscriber.take(timeout=1.0)
+            if frames:
+                ws.sock.sendall(frames)
+            elif now >= next_ping:
+                ws.sock.sendall(PING_FRAME)
+                next_ping = now + ping_interval
+            while ws.connected and ws.receive(timeout=0) is not None:
+                pass  # clients have nothing to say on the stream; drop it
         if subscriber.overflowed:
             ws.close(4008, "too slow; reconnect and read history")
-    except simple_websocket.ConnectionClosed:
+    except (simple_websocket.ConnectionClosed, OSError):
         pass
     finally:
         hub.unsubscribe(subscriber)

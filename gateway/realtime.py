@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import logging
-import queue
 import threading
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 
 from kombu import Queue
 from services.common.bus import ReconnectingConsumer, connect, realtime_exchange
@@ -16,22 +15,50 @@ from services.common.bus import ReconnectingConsumer, connect, realtime_exchange
 log = logging.getLogger(__name__)
 
 
+def text_frame(text: str) -> bytes:
+    """One unmasked WebSocket text frame (RFC 6455), built once per envelope and
+    written as is to every recipient's socket. Valid with or without
+    permessage-deflate: a message may always be sent uncompressed."""
+    payload = text.encode()
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 1 << 16:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + payload
+
+
 class Subscriber:
-    """One open socket of one user: frames wait in a bounded queue that the
+    """One open socket of one user: frames wait in a bounded buffer that the
     socket's own loop drains, so a slow client never holds up the others."""
 
     def __init__(self, user_id: str, max_pending: int = 1000):
         self.user_id = user_id
-        self.frames: queue.Queue[str] = queue.Queue(maxsize=max_pending)
+        self.max_pending = max_pending
+        self.frames: deque[bytes] = deque()
+        self.ready = threading.Event()
         self.overflowed = False
 
-    def offer(self, frame: str) -> None:
-        try:
-            self.frames.put_nowait(frame)
-        except queue.Full:
+    def offer(self, frame: bytes) -> None:
+        if len(self.frames) >= self.max_pending:
             # The client fell too far behind: it is disconnected and catches
             # up from history when it reconnects.
             self.overflowed = True
+        else:
+            self.frames.append(frame)
+        self.ready.set()
+
+    def take(self, timeout: float) -> bytes:
+        """Everything waiting, as one write; empty after `timeout` with nothing."""
+        if not self.frames and not self.ready.wait(timeout):
+            return b""
+        self.ready.clear()
+        taken = []
+        while self.frames:
+            taken.append(self.frames.popleft())
+        return b"".join(taken)
 
 
 class Hub(ReconnectingConsumer):
@@ -63,11 +90,13 @@ class Hub(ReconnectingConsumer):
         return len(self._subscribers)
 
     def deliver(self, envelope: dict) -> int:
-        frame = json.dumps({"type": envelope.get("type"), "data": envelope.get("data", {})},
-                           ensure_ascii=False)
-        delivered = 0
         with self._lock:
             targets = [s for uid in envelope.get("recipients", ()) for s in self._subscribers.get(str(uid), ())]
+        if not targets:
+            return 0
+        frame = text_frame(json.dumps({"type": envelope.get("type"), "data": envelope.get("data", {})},
+                                      ensure_ascii=False))
+        delivered = 0
         for subscriber in targets:
             subscriber.offer(frame)
             delivered += 1
