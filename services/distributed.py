@@ -83,6 +83,16 @@ class Cluster:
             GUNICORN_THREADS=threads, **env))
         return port
 
+    def start_worker(self, name: str, label: str | None = None, **env) -> None:
+        """The service's outbox relay and event consumer in a process of their own
+        (its web processes then run with RUN_WORKERS=0)."""
+        label = label or f"{name}-worker"
+        log = open(self.log_dir / f"{label}.log", "ab")
+        process = subprocess.Popen([sys.executable, "-m", "services", "worker", name],
+                                   env=self.env(DATABASE_URL=self.database_urls[name], **env), cwd=ROOT,
+                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.processes.append((label, process))
+
     def start_gateway(self, label: str = "gateway", workers: int = 1, **env) -> int:
         port = free_port()
         self.ports[label] = port

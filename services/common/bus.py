@@ -9,6 +9,8 @@
   every handled event id in `processed_events` in the same transaction as the
   handler's effects, retries a failing event through `<service>.retry` and after
   a bounded number of tries moves it to `<service>.dlq`. It reconnects by itself.
+  Only one replica of a service consumes at a time (single active consumer), so
+  events are handled in the order they were published.
 - `RealtimePublisher` pushes transient envelopes to `sferum.realtime`.
 
 The same code runs on RabbitMQ and, in the embedded mode, on kombu's in-memory
@@ -100,9 +102,14 @@ class ServiceQueues:
     def main(self) -> Queue:
         bindings = [binding(events_exchange, routing_key=key) for key in self.routing_keys]
         bindings.append(binding(retry_exchange, routing_key=self.service))
+        # One consumer at a time among a service's replicas, the others standing
+        # by: events about one school are handled in the order they were
+        # published (a head assigned after the class was created, a role added
+        # after the joining), whatever the number of replicas.
         return Queue(self.service, bindings=bindings, durable=True, queue_arguments={
             "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-            "x-dead-letter-routing-key": self.service})
+            "x-dead-letter-routing-key": self.service,
+            "x-single-active-consumer": True})
 
     @property
     def retry(self) -> Queue:

@@ -19,6 +19,17 @@ from .clock import utcnow
 log = logging.getLogger(__name__)
 
 
+class _PooledPostgres(PooledPostgresqlDatabase):
+    """Checking a pooled connection out costs no round trip (peewee's default
+    sends `SELECT 1` every time, a third of a short request's database waits).
+    A connection the server dropped fails its next statement instead; requests
+    answer that with an error the client retries, consumers requeue the event,
+    and the pool replaces connections older than `stale_timeout` anyway."""
+
+    def _is_closed(self, conn):
+        return bool(conn.closed)
+
+
 def open_database(url: str, pool_size: int = 20) -> peewee.Database:
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
@@ -33,7 +44,7 @@ def open_database(url: str, pool_size: int = 20) -> peewee.Database:
             "synchronous": "normal"})
     if parsed.scheme in ("postgres", "postgresql"):
         options = dict(parse_qsl(parsed.query))
-        return PooledPostgresqlDatabase(
+        return _PooledPostgres(
             unquote(parsed.path.lstrip("/")) or "postgres",
             user=unquote(parsed.username or "") or None,
             password=unquote(parsed.password or "") or None,

@@ -21,13 +21,20 @@ def page_schema(item_schema: type[ma.Schema], name: str) -> type[ma.Schema]:
     })
 
 
+MAX_OFFSET = 10_000_000
+
+
 def _offset(cursor: str | None) -> int:
+    """Cursors are ours: anything else (negative, huge, not a number) is refused."""
     if not cursor:
         return 0
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode()).decode())
+        offset = int(base64.urlsafe_b64decode(cursor.encode()).decode("ascii"))
     except ValueError:
-        raise Unprocessable("The cursor is not valid.", details={"fields": {"cursor": ["Not valid."]}}) from None
+        offset = -1
+    if not 0 <= offset <= MAX_OFFSET:
+        raise Unprocessable("The cursor is not valid.", details={"fields": {"cursor": ["Not valid."]}})
+    return offset
 
 
 def paginate(items, limit: int, cursor: str | None) -> dict:

@@ -18,9 +18,11 @@ def build(name: str, settings: Settings | None = None, keys: KeySet | None = Non
 
 
 def serve(name: str) -> Flask:
-    """For gunicorn: the app, with the outbox relay (and, unless RUN_WORKERS=0,
-    the event consumer) running in the same process."""
+    """For gunicorn: the app, with the outbox relay, the event consumer and the
+    service's jobs running in the same process, unless RUN_WORKERS=0 says that
+    `python -m services worker <name>` processes run them instead."""
     app = build(name)
     runtime = app.extensions["sferum"]
-    runtime.start_workers(relay=True, consumer=runtime.settings.run_workers)
+    if runtime.settings.run_workers:
+        runtime.start_workers()
     return app

@@ -202,7 +202,9 @@ class RabbitMQServer:
 class PostgresServer:
     user = "sferum"
 
-    def __init__(self):
+    def __init__(self, durable: bool = False):
+        # Tests trade durability for speed; the benchmark measures with fsync on.
+        self.durable = durable
         self.port = free_port()
         self.password = "sferum-test"
         self._docker = docker_available()
@@ -272,11 +274,15 @@ class PostgresServer:
         log = self._dir / "postgres.log"
         self._process = subprocess.Popen(
             [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self._dir),
-             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=300",
+             "-c", "listen_addresses=127.0.0.1", *self._durability(), "-c", "max_connections=300",
              "-c", "shared_buffers=128MB", "-c", f"logging_collector=off"],
             env=env, preexec_fn=self._demote(), stdout=open(log, "ab"), stderr=subprocess.STDOUT,
             start_new_session=True)
+
+    def _durability(self) -> list[str]:
+        if self.durable:
+            return []
+        return ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
 
     def _ready(self) -> bool:
         import psycopg2
