@@ -48,11 +48,12 @@ def moderator_ids(chat_id: str) -> list[str]:
 
 def visible(user_id: str, chat_id: str) -> tuple[Chat, ChatMember]:
     """A chat exists for its active members only; for anyone else it is 404."""
-    chat = Chat.get_or_none(Chat.id == chat_id)
-    mine = membership(chat_id, user_id) if chat else None
+    mine = (ChatMember.select(ChatMember, Chat).join(Chat)
+            .where(ChatMember.chat == chat_id, ChatMember.user_id == user_id, ChatMember.left_at.is_null())
+            .first())
     if mine is None:
         raise NotFound("No such chat.")
-    return chat, mine
+    return mine.chat, mine
 
 
 def moderated(user_id: str, chat_id: str) -> tuple[Chat, ChatMember]:

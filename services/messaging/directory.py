@@ -4,6 +4,8 @@ links to children, names and teacher badges. Read-only helpers; the handlers
 keep the tables current."""
 from __future__ import annotations
 
+import peewee
+
 from .models import OrgMember, ParentLink, Person, Unit, VerifiedTeacher
 
 STAFF_ROLES = frozenset({"admin", "director", "deputy", "teacher"})
@@ -50,27 +52,19 @@ def head_of(unit_id: str) -> str | None:
     return unit.head_user_id if unit else None
 
 
-def names(user_ids) -> dict[str, str]:
-    ids = list(set(user_ids))
-    if not ids:
-        return {}
-    return {p.user_id: p.display_name for p in Person.select().where(Person.user_id.in_(ids))}
-
-
-def verified(org_id: str, user_ids) -> set[str]:
-    ids = list(set(user_ids))
-    if not ids:
-        return set()
-    return {row.user_id for row in VerifiedTeacher.select().where(VerifiedTeacher.org_id == org_id,
-                                                                  VerifiedTeacher.user_id.in_(ids))}
-
-
 def people(org_id: str, user_ids) -> dict[str, dict]:
     """How users appear to others: a name and the teacher badge, never a phone."""
     ids = list(dict.fromkeys(user_ids))
-    known, badges = names(ids), verified(org_id, ids)
-    return {user_id: {"id": user_id, "display_name": known.get(user_id, ""),
-                      "teacher_verified": user_id in badges} for user_id in ids}
+    found = {}
+    if ids:
+        badge = VerifiedTeacher.alias()
+        rows = (Person.select(Person.user_id, Person.display_name, badge.user_id.alias("verified"))
+                .join(badge, peewee.JOIN.LEFT_OUTER,
+                      on=((badge.user_id == Person.user_id) & (badge.org_id == org_id)))
+                .where(Person.user_id.in_(ids)).dicts())
+        found = {row["user_id"]: row for row in rows}
+    return {user_id: {"id": user_id, "display_name": found[user_id]["display_name"] if user_id in found else "",
+                      "teacher_verified": bool(found.get(user_id, {}).get("verified"))} for user_id in ids}
 
 
 def unit_in(org_id: str, unit_id: str) -> bool:

@@ -93,10 +93,17 @@ def upload(storage: FileStorage, user: Principal, name: str, stream: BinaryIO, m
     try:
         size, sha256 = storage.put(key, _Rejoined(head, stream), max_bytes)
     except TooLarge:
-        raise FileTooLarge(f"A file may be at most {max_bytes // (1 << 20)} MiB.",
-                           details={"max_bytes": max_bytes}) from None
+        raise FileTooLarge(f"A file may be at most {_size(max_bytes)}.", details={"max_bytes": max_bytes}) from None
     return StoredFile.create(uploader_id=user.id, name=name, content_type=content_type, size=size,
                              sha256=sha256, storage_key=key)
+
+
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} bytes"
+    if count < 1 << 20:
+        return f"{round(count / 1024, 1):g} KiB"
+    return f"{round(count / (1 << 20), 1):g} MiB"
 
 
 class _Rejoined(io.RawIOBase):

@@ -52,7 +52,7 @@ def create(outbox: Outbox, user: Principal, chat_id: str, question: str, options
         raise Unprocessable("Some fields are not valid.", details={"fields": {"closes_at": ["Must be in the future."]}})
     with db.atomic():
         chat, mine = chats.visible(user.id, chat_id)
-        messages.may_post(chat, mine)
+        messages.may_post(chat, mine, messages.blocked_until(chat.id, user.id))
         poll = Poll.create(chat=chat, created_by=user.id, question=question.strip(), multiple=multiple,
                            anonymous=anonymous, closes_at=closes_at)
         for position, text in enumerate(options):
@@ -67,8 +67,10 @@ def create(outbox: Outbox, user: Principal, chat_id: str, question: str, options
 
 
 def _visible(user: Principal, poll_id: str) -> tuple[Poll, Chat]:
+    """A poll is seen by the chat's members while its message is there."""
     poll = Poll.get_or_none(Poll.id == poll_id)
-    if poll is None or chats.membership(poll.chat_id, user.id) is None:
+    if (poll is None or chats.membership(poll.chat_id, user.id) is None
+            or not Message.select().where(Message.poll_id == poll.id, Message.deleted_at.is_null()).exists()):
         raise NotFound("No such poll.")
     return poll, poll.chat
 

@@ -99,6 +99,14 @@ class ChatUpdate(ma.Schema):
     title = ma.fields.String(validate=validate.Length(min=1, max=200))
     rules = ma.fields.List(RULE, validate=validate.Length(max=20))
 
+    @ma.post_load
+    def _trimmed(self, data, **kwargs):
+        if "title" in data:
+            data["title"] = data["title"].strip()
+            if not data["title"]:
+                raise ma.ValidationError("A chat has a title.", "title")
+        return data
+
 
 class ChatMember(Person):
     user_id = ma.fields.String()
@@ -179,6 +187,14 @@ class File(ma.Schema):
 
 class PollCreate(ma.Schema):
     question = ma.fields.String(required=True, validate=validate.Length(min=1, max=300))
+
+    @ma.post_load
+    def _trimmed(self, data, **kwargs):
+        data["question"] = data["question"].strip()
+        if not data["question"]:
+            raise ma.ValidationError("A poll asks a question.", "question")
+        return data
+
     options = ma.fields.List(ma.fields.String(validate=validate.Length(min=1, max=200)), required=True,
                              validate=validate.Length(min=2, max=12))
     multiple = ma.fields.Boolean(load_default=False)

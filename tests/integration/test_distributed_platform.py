@@ -71,6 +71,12 @@ def cluster(rabbitmq_server, postgres_server, s3_bucket, tmp_path_factory):
         cluster.close()
 
 
+@pytest.fixture(scope="module")
+def school_api(cluster):
+    """One client for the school stories: the operator signs in once (codes have a resend cooldown)."""
+    return Api(cluster.url("gateway-2"))
+
+
 def tap_events(amqp_url, count, wanted, timeout=30):
     """The first `count` events on the contract tap for which `wanted(body)` holds."""
     connection = pika.BlockingConnection(pika.URLParameters(amqp_url))
@@ -165,7 +171,7 @@ def test_stream_refuses_missing_and_bad_tokens(cluster):
         assert refused.value.status_code == 401
 
 
-def test_the_school_story_on_real_servers_keeps_the_event_contract(cluster):
+def test_the_school_story_on_real_servers_keeps_the_event_contract(cluster, school_api):
     """Registration, structure, invites and movement through the gateway on
     PostgreSQL and RabbitMQ; every event on the wire is checked."""
     env = dict(os.environ, DATABASE_URL=cluster.database_urls["orgstructure"], SECRET_KEY="x",
@@ -173,7 +179,7 @@ def test_the_school_story_on_real_servers_keeps_the_event_contract(cluster):
     created = subprocess.run([sys.executable, "-m", "services", "create-region", "Регион на PostgreSQL"],
                              cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
     region_id = created.split()[1].rstrip(":")
-    api = Api(cluster.url("gateway-2"))
+    api = school_api
     school = School(None, api, "Школа на PostgreSQL", region_id=region_id)
     moved = api.post(f"/orgs/{school.org_id}/members/{school.student.id}/transfer",
                      {"unit_id": school.class_b}, token=school.admin.token)
@@ -224,10 +230,10 @@ class Stream:
         self.ws.close()
 
 
-def test_chats_on_real_servers_reach_members_sockets_only(cluster, s3_bucket):
+def test_chats_on_real_servers_reach_members_sockets_only(cluster, s3_bucket, school_api):
     """Official chats from orgstructure's events, consent, a message and a file
     on S3, realtime on both gateways, and an expulsion, on RabbitMQ and PostgreSQL."""
-    api = Api(cluster.url("gateway-1"))
+    api = school_api
     school = School(None, api, "Школа с чатами", region_id=create_region(cluster, "Регион чатов"))
     chat = join_official(api, school.head, school.org_id, "class_students", school.class_a)
     join_official(api, school.student, school.org_id, "class_students", school.class_a)

@@ -3,6 +3,7 @@ chats made from orgstructure's events, joining only by consent with the rules,
 messages, membership that follows the school's movements."""
 import io
 import os
+from datetime import timedelta
 
 import pytest
 from support.chats import accept, invitation_to, invitations, join_official, my_chat, send, texts
@@ -237,3 +238,34 @@ def test_files_are_seen_by_those_who_see_the_message(embedded, school):
     assert_error(upload(api, school.head, "homework.txt", b"MZ\x90\x00rest"), 415, "unsupported_file_type")
     assert_error(upload(api, school.head, "page.html", b"<script>alert(1)</script>"), 415)
     assert_error(upload(api, school.head, "photo.png", b"GIF89a not a png"), 415)
+
+
+def test_a_member_blocked_by_moderation_reads_but_does_not_post_until_the_block_ends(embedded, school):
+    from services.common.clock import isoformat, utcnow
+    from services.messaging.handlers import handlers
+
+    api = embedded.api
+    chat_id = join_official(api, school.head, school.org_id, "class_students", school.class_a)["id"]
+    join_official(api, school.student, school.org_id, "class_students", school.class_a)
+    runtime = embedded.apps["messaging"].extensions["sferum"]
+
+    def moderation_says(event_type, **data):
+        with runtime.db.connection_context(), runtime.db.atomic():
+            handlers.by_type[event_type]({"type": event_type, "data": {"chat_id": chat_id, **data}})
+
+    until = utcnow() + timedelta(days=3)
+    moderation_says("moderation.member.blocked", user_id=school.student.id, until=isoformat(until),
+                    violation_ids=["v1", "v2", "v3", "v4"])
+    error = assert_error(api.post(f"/chats/{chat_id}/messages", {"text": "ну и ладно"}, token=school.student.token),
+                         403, "blocked")
+    assert error["details"]["until"] == isoformat(until)
+    assert_error(api.post(f"/chats/{chat_id}/polls", {"question": "?", "options": ["да", "нет"]},
+                          token=school.student.token), 403, "blocked")
+    send(api, school.head, chat_id, "Напоминаю правила")
+    assert texts(api, school.student, chat_id) == ["Напоминаю правила"]
+    moderation_says("moderation.member.unblocked", user_id=school.student.id, reason="apologised")
+    send(api, school.student, chat_id, "Извините")
+    # A block that has run out does not hold anyone back either.
+    moderation_says("moderation.member.blocked", user_id=school.student.id,
+                    until=isoformat(utcnow() - timedelta(seconds=1)), violation_ids=["v5"])
+    send(api, school.student, chat_id, "Спасибо")
