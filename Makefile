@@ -20,5 +20,10 @@ distributed: venv
 	@bash tools/install-servers.sh
 	$(PY) -m services distributed
 
+## Messaging benchmark on the distributed mode (figures in README.md).
+bench: venv
+	@bash tools/install-servers.sh
+	$(PY) tests/perf/bench_messaging.py $(BENCH_ARGS)
+
 clean:
 	rm -rf var .pytest_cache
