@@ -209,11 +209,12 @@ def _serve_stream(hub: Hub, ws, principal, ping_interval: float) -> None:
             frames = subscriber.take(timeout=1.0)
             if frames:
                 ws.sock.sendall(frames)
-            elif now >= next_ping:
+                continue
+            if now >= next_ping:
                 ws.sock.sendall(PING_FRAME)
                 next_ping = now + ping_interval
             while ws.connected and ws.receive(timeout=0) is not None:
-                pass  # clients have nothing to say on the stream; drop it
+                pass  # clients have nothing to say on the stream; drop it when idle
         if subscriber.overflowed:
             ws.close(4008, "too slow; reconnect and read history")
     except (simple_websocket.ConnectionClosed, OSError):

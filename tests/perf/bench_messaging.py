@@ -172,11 +172,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--schools", type=int, default=20)
     parser.add_argument("--students", type=int, default=29, help="per class chat, besides the class head")
-    parser.add_argument("--rates", default="100,200,300,450,600", help="offered messages/s, one step each")
+    parser.add_argument("--rates", default="50,100,150,200,300", help="offered messages/s, one step each")
     parser.add_argument("--duration", type=float, default=20, help="seconds per step")
     parser.add_argument("--messaging-workers", type=int, default=2)
-    parser.add_argument("--messaging-threads", type=int, default=8)
-    parser.add_argument("--worker-process", action="store_true",
+    parser.add_argument("--messaging-threads", type=int, default=4)
+    parser.add_argument("--worker-process", action=argparse.BooleanOptionalAction, default=True,
                         help="messaging's outbox relay and consumer in their own process (RUN_WORKERS=0)")
     parser.add_argument("--gateways", type=int, default=1, help="gateway processes (gunicorn, 1 gevent worker each)")
     parser.add_argument("--gateway-workers", type=int, default=2)
@@ -284,6 +284,9 @@ def main(argv: list[str]) -> int:
                                            for label in cpu_after if not label.startswith("sender")}
         for n, part in enumerate(sent_files):  # the senders exited: they report their own use
             report["cpu_share_during_load"][f"sender-{n}"] = round(part["cpu_seconds"] / part["wall_seconds"], 3)
+        accepted_total = sum(step["accepted"] for step in report["steps"]) or 1
+        report["cpu_ms_per_message"] = {label: round(1000 * share * load_seconds / accepted_total, 2)
+                                        for label, share in report["cpu_share_during_load"].items()}
         memory = peak_memory(groups)
         report["peak_memory_kib"] = {label: kib for label, _pid, kib in memory}
         print_report(report, memory)
@@ -313,7 +316,7 @@ def profile_workers(cluster: Cluster, rates: list[int], args, work: Path) -> Non
                for pid in workers_of(process.pid)}
     spy = str(Path(sys.executable).with_name("py-spy"))
     spies = {name: subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(args.duration - 4)),
-                                     "--format", "raw", "--output", str(work / f"{name}.txt"), "--nonblocking"],
+                                     "--format", "raw", "--output", str(work / f"{name}.txt"), "--nonblocking", "--gil"],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
              for name, pid in targets.items()}
     for name, spy in spies.items():
@@ -383,11 +386,22 @@ def print_report(report: dict, memory) -> None:
               f"{d['p99']:>7.1f} {d['max']:>7.1f} {step['deliveries']:>10} {lost:>6}  "
               f"{step['http_ms']['p50']:.1f}/{step['http_ms']['p99']:.1f}  {step['statuses']}")
     print("\nCPU used during the load (cores; the machine has %d):" % os.cpu_count())
+    print(f"  {'process':<20} {'cores':>5} {'ms/message':>10}")
     for label, cores in sorted(report["cpu_share_during_load"].items(), key=lambda item: -item[1]):
-        print(f"  {label:<20} {cores:5.2f}")
+        print(f"  {label:<20} {cores:5.2f} {report['cpu_ms_per_message'][label]:10.2f}")
+    print(f"  {'all':<20} {sum(report['cpu_share_during_load'].values()):5.2f} "
+          f"{sum(report['cpu_ms_per_message'].values()):10.2f}")
     print("\npeak resident memory (VmHWM):")
-    for label, _pid, kib in memory:
-        print(f"  {label:<60} {kib / 1024:8.1f} MiB")
+    by_group = defaultdict(list)
+    for label, pid, kib in memory:
+        by_group[label.split(" (", 1)[0]].append((label, kib))
+    for group, rows in by_group.items():
+        if len(rows) > 4:  # PostgreSQL: one backend per pooled connection
+            peak = max(kib for _, kib in rows)
+            print(f"  {group + f' ({len(rows)} processes, the largest)':<60} {peak / 1024:8.1f} MiB")
+            continue
+        for label, kib in rows:
+            print(f"  {label[:60]:<60} {kib / 1024:8.1f} MiB")
 
 
 if __name__ == "__main__":
