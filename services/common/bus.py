@@ -49,6 +49,8 @@ dead_letter_exchange = Exchange(DEAD_LETTER_EXCHANGE, type="direct", durable=Tru
 retry_exchange = Exchange(RETRY_EXCHANGE, type="direct", durable=True)
 realtime_exchange = Exchange(REALTIME_EXCHANGE, type="fanout", durable=True)
 
+UNROUTED_RETRY_MAX_S = 3600.0
+
 ENVELOPE_FIELDS = ("id", "type", "version", "occurred_at", "producer", "org_id",
                    "correlation_id", "data")
 
@@ -212,7 +214,11 @@ class OutboxRelay:
                     Outbox.delete().where(Outbox.id.in_(published)).execute()
                 for row, reason in refused:
                     attempts = row.attempts + 1
-                    delay = min(60.0, 0.5 * 2 ** min(attempts, 7))
+                    # An event no service binds yet (returned: NO_ROUTE) waits for its
+                    # first consumer to be deployed; retrying it every minute for
+                    # weeks would only load the broker.
+                    longest = UNROUTED_RETRY_MAX_S if reason.startswith("returned") else 60.0
+                    delay = min(longest, 0.5 * 2 ** min(attempts, 13))
                     (Outbox.update(attempts=attempts, last_error=reason[:1000],
                                    next_attempt_at=utcnow() + timedelta(seconds=delay))
                      .where(Outbox.id == row.id).execute())
