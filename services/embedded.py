@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 
+import gevent
 from gevent.pywsgi import WSGIServer
 
 from gateway.app import GatewayConfig, create_app as create_gateway
@@ -74,4 +76,16 @@ Sign in as the admin:
        -d '{{"phone": "{DEMO_ADMIN_PHONE}", "code": "<code>"}}'
 {demo_invites}Stop with Ctrl-C.
 """, flush=True)
-    WSGIServer((host, port), gateway, log=None, error_log=logging.getLogger("sferum.http")).serve_forever()
+    server = WSGIServer((host, port), gateway, log=None, error_log=logging.getLogger("sferum.http"))
+
+    def shutdown() -> None:
+        # Ctrl-C or a container's SIGTERM: finish what is in flight, then stop cleanly.
+        server.stop(timeout=3)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        gevent.signal_handler(signum, shutdown)
+    server.serve_forever()
+    gateway.extensions["sferum.gateway"]["hub"].stop()
+    for app in apps.values():
+        app.extensions["sferum"].stop_workers(timeout=2)
+    print("Sferum stopped.", flush=True)

@@ -37,9 +37,10 @@ def embedded_process(tmp_path):
 
     try:
         wait_for(up, timeout=60, message="the embedded platform")
-        yield base, tmp_path / "embedded.log"
+        yield base, tmp_path / "embedded.log", process
     finally:
-        process.send_signal(signal.SIGINT)
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
         try:
             process.wait(15)
         except subprocess.TimeoutExpired:
@@ -47,7 +48,7 @@ def embedded_process(tmp_path):
 
 
 def test_the_embedded_platform_as_make_run_starts_it(embedded_process):
-    base, log = embedded_process
+    base, log, process = embedded_process
     api = Api(base)
     assert api.get("/healthz").json == {"status": "ok", "service": "gateway"}
     ready = api.get("/readyz").json
@@ -62,3 +63,7 @@ def test_the_embedded_platform_as_make_run_starts_it(embedded_process):
     stream.close()
     printed = log.read_text()
     assert "Sign in as the admin:" in printed and "SFERUM_DEV=1" in printed
+    # Ctrl-C stops it cleanly and promptly.
+    process.send_signal(signal.SIGINT)
+    assert process.wait(10) == 0
+    assert "Sferum stopped." in log.read_text()
