@@ -123,6 +123,15 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         return jsonify({"status": "ok" if ready else "unavailable", "services": services,
                         "realtime": realtime}), (200 if ready else 503)
 
+    @app.get("/readyz/self")
+    def readyz_self():
+        """This gateway process alone (its realtime feed): what an orchestrator
+        should probe, so that one service being down does not take every
+        gateway out of the load balancer with it."""
+        ready = hub.ready.is_set()
+        return jsonify({"status": "ok" if ready else "unavailable", "realtime": "ok" if ready else "connecting"}), (
+            200 if ready else 503)
+
     @app.get("/api/openapi.json")
     def openapi():
         return Response(spec.document(), mimetype="application/json")

@@ -60,8 +60,10 @@ def create_region(name: str) -> None:
 
 def dead_letters(name: str, action: str, limit: int) -> None:
     """Reads `<service>.dlq` with pika (an independent client): `list` shows the
-    messages and puts them back; `replay` republishes each to sferum.events with
-    its original routing key and removes it from the dead-letter queue."""
+    messages and puts them back; `replay` hands each back to this service alone
+    (through `sferum.retry`, which routes by service name: the other services
+    that once received the event do not get it again) and removes it from the
+    dead-letter queue."""
     import pika
 
     settings = Settings.from_env(name)
@@ -83,7 +85,7 @@ def dead_letters(name: str, action: str, limit: int) -> None:
                               "failed_at": headers.get("x-failed-at")}, ensure_ascii=False))
             if action == "replay":
                 headers.pop("x-attempts", None)
-                channel.basic_publish("sferum.events", envelope["type"], body, pika.BasicProperties(
+                channel.basic_publish("sferum.retry", name, body, pika.BasicProperties(
                     content_type="application/json", delivery_mode=2,
                     message_id=properties.message_id, headers=headers), mandatory=True)
                 channel.basic_ack(method.delivery_tag)

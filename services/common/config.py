@@ -66,7 +66,7 @@ class Settings:
             database_url=env.get("DATABASE_URL") or f"sqlite:///{var_dir / (service + '.db')}",
             amqp_url=env.get("AMQP_URL") or "memory://",
             dev=dev,
-            secret_key=env.get("SECRET_KEY") or _dev_secret(var_dir, dev),
+            secret_key=env.get("SECRET_KEY") or (_dev_secret(var_dir) if dev else ""),
             jwt_issuer=env.get("JWT_ISSUER", "sferum-identity"),
             jwt_audience=env.get("JWT_AUDIENCE", "sferum"),
             jwks_url=env.get("JWKS_URL")
@@ -87,11 +87,16 @@ class Settings:
         return replace(self, **overrides)
 
 
-def _dev_secret(var_dir: Path, dev: bool) -> str:
+def require_secret_key(settings: "Settings") -> str:
+    """For the services that sign or hash with it (identity); the others need none."""
+    if not settings.secret_key:
+        raise RuntimeError(f"{settings.service}: SECRET_KEY is not set (only SFERUM_DEV=1 may run without it)")
+    return settings.secret_key
+
+
+def _dev_secret(var_dir: Path) -> str:
     """Production must set SECRET_KEY; a developer's machine keeps a generated one
     so that sessions and codes survive restarts of `make run`."""
-    if not dev:
-        raise RuntimeError("SECRET_KEY is not set (only SFERUM_DEV=1 may run without it)")
     path = var_dir / "secret_key"
     if not path.exists():
         var_dir.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common.auth import KeySet
-from services.common.config import Settings
+from services.common.config import Settings, require_secret_key
 from services.common.web import create_service
 
 from . import models, signing_keys
@@ -24,6 +24,7 @@ class IdentityContext:
 
 def create_app(settings: Settings | None = None):
     settings = settings or Settings.from_env("identity")
+    require_secret_key(settings)
     config = IdentityConfig.from_settings(settings)
 
     def local_jwks() -> dict:

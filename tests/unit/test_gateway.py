@@ -108,6 +108,9 @@ def test_a_service_that_is_down_gives_503_and_not_ready():
     assert all(state == "unreachable" for state in ready.json["services"].values())
     spec = api.get("/api/openapi.json").json
     assert sorted(spec["x-unavailable-services"]) == sorted(SERVICES)
+    # The gateway itself stays in the load balancer: its own readiness is its realtime feed.
+    wait_for(lambda: api.get("/readyz/self").status_code == 200, message="the gateway's own readiness")
+    assert api.get("/readyz/self").json == {"status": "ok", "realtime": "ok"}
     gateway.extensions["sferum.gateway"]["hub"].stop()
 
 
