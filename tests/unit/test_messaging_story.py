@@ -2,6 +2,7 @@
 chats made from orgstructure's events, joining only by consent with the rules,
 messages, membership that follows the school's movements."""
 import io
+import json
 import os
 from datetime import timedelta
 
@@ -9,7 +10,9 @@ import pytest
 from support.chats import accept, invitation_to, invitations, join_official, my_chat, send, texts
 from support.school import Person, School
 
+from services.common.clock import isoformat, utcnow
 from services.common.testing.helpers import assert_error, wait_for
+from services.messaging.handlers import handlers
 
 
 @pytest.fixture
@@ -241,9 +244,6 @@ def test_files_are_seen_by_those_who_see_the_message(embedded, school):
 
 
 def test_a_member_blocked_by_moderation_reads_but_does_not_post_until_the_block_ends(embedded, school):
-    from services.common.clock import isoformat, utcnow
-    from services.messaging.handlers import handlers
-
     api = embedded.api
     chat_id = join_official(api, school.head, school.org_id, "class_students", school.class_a)["id"]
     join_official(api, school.student, school.org_id, "class_students", school.class_a)
@@ -269,3 +269,54 @@ def test_a_member_blocked_by_moderation_reads_but_does_not_post_until_the_block_
     moderation_says("moderation.member.blocked", user_id=school.student.id,
                     until=isoformat(utcnow() - timedelta(seconds=1)), violation_ids=["v5"])
     send(api, school.student, chat_id, "Спасибо")
+
+
+def test_every_change_reaches_the_members_streams_and_only_theirs(embedded, school):
+    """The gateway's hub as the sockets see it: frames for the chat's members,
+    none for a classmate of another class who is not in the chat."""
+    api = embedded.api
+    hub = embedded.gateway.extensions["sferum.gateway"]["hub"]
+    chat_id = join_official(api, school.head, school.org_id, "class_students", school.class_a)["id"]
+    member, outsider = hub.subscribe(school.student.id), hub.subscribe(school.other_student.id)
+    frames = {member: [], outsider: []}
+
+    def received(subscriber):
+        raw = subscriber.take(timeout=0.05)
+        while raw:  # unframe: 0x81, length, payload (the server never masks)
+            size, start = raw[1] & 0x7F, 2
+            if size == 126:
+                size, start = int.from_bytes(raw[2:4], "big"), 4
+            frames[subscriber].append(json.loads(raw[start:start + size]))
+            raw = raw[start + size:]
+        return [frame["type"] for frame in frames[subscriber]]
+
+    def member_got(event_type):
+        return wait_for(lambda: event_type in received(member), message=f"{event_type} on the member's stream")
+
+    invitation = invitation_to(api, school.student, lambda c: c["id"] == chat_id)
+    api.post("/chats", {"org_id": school.org_id, "kind": "group", "title": "Кружок",
+                        "invite_user_ids": [school.student.id]}, token=school.teacher.token)
+    member_got("chat.invitation")
+    accept(api, school.student, invitation)
+    member_got("chat.member.joined")
+    sent = send(api, school.head, chat_id, "Всем привет")
+    member_got("message.created")
+    api.patch(f"/messages/{sent['id']}", {"text": "Всем привет!"}, token=school.head.token)
+    member_got("message.updated")
+    api.delete(f"/messages/{sent['id']}", token=school.head.token)
+    member_got("message.deleted")
+    poll = api.post(f"/chats/{chat_id}/polls", {"question": "Экскурсия?", "options": ["Да", "Нет"]},
+                    token=school.head.token).json
+    api.post(f"/polls/{poll['id']}/votes", {"option_ids": [poll["options"][0]["id"]]}, token=school.head.token)
+    member_got("poll.updated")
+    api.patch(f"/chats/{chat_id}", {"rules": ["Новые правила"]}, token=school.head.token)
+    member_got("chat.updated")
+    assert api.delete(f"/chats/{chat_id}/members/me", token=school.student.token).status_code == 204
+    member_got("chat.member.removed")
+    texts_seen = [f["data"].get("text") for f in frames[member] if f["type"] == "message.created"]
+    assert "Всем привет" in texts_seen
+    # The classmate of 5Б is in none of this: nothing of the chat reached their stream.
+    received(outsider)
+    assert not [f for f in frames[outsider] if (f["data"].get("chat_id") or f["data"].get("chat", {}).get("id")) == chat_id]
+    hub.unsubscribe(member)
+    hub.unsubscribe(outsider)
