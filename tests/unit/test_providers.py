@@ -107,15 +107,3 @@ def test_unreachable_smtp_server_is_503(tmp_path, sms_gateway):
                               SMS_PROVIDER="http", SMS_GATEWAY_URL=sms_gateway[0])
     assert_error(api.post("/auth/email-otp", {"email": "a@example.org"}), 503, "delivery_failed")
 
-
-def test_only_identity_needs_the_secret_key(tmp_path):
-    """Production settings without SECRET_KEY: identity refuses to start, the
-    services that never sign or hash with it do not care."""
-    from services.common.config import Settings
-    from services.common.wsgi import build
-
-    env = {"SFERUM_VAR_DIR": str(tmp_path), "AMQP_URL": "memory://", "LOG_LEVEL": "WARNING"}
-    with pytest.raises(RuntimeError, match="SECRET_KEY"):
-        build("identity", Settings.from_env("identity", env))
-    assert Settings.from_env("messaging", env).secret_key == ""
-    assert build("calls", Settings.from_env("calls", env)).name == "sferum.calls"
