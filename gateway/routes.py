@@ -29,7 +29,7 @@ ROUTES: tuple[Route, ...] = (
     _route(r"dev/outbox", "identity", public=True),
     _route(r"me", "identity"),
     _route(rf"users/{SEG}", "identity"),
-    _route(rf"verifications(/.*)?", "identity"),
+    _route(r"verifications(/.*)?", "identity"),
     _route(rf"orgs/{SEG}/verifications(/.*)?", "identity"),
     # moderation paths that live under other services' resources
     _route(rf"orgs/{SEG}/moderation-log", "moderation"),

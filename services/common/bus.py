@@ -30,7 +30,7 @@ from datetime import timedelta
 from typing import Callable, Iterable
 
 import peewee
-from kombu import Connection, Consumer, Exchange, Producer, Queue, binding
+from kombu import Connection, Exchange, Producer, Queue, binding
 from kombu.mixins import ConsumerMixin
 
 from .clock import isoformat, utcnow

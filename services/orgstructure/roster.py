@@ -20,7 +20,7 @@ from services.common.errors import NotFound, Unprocessable
 
 from . import invites, structure
 from .access import Access
-from .models import Invite, RosterImport, Unit, db
+from .models import RosterImport, Unit, db
 
 log = logging.getLogger(__name__)
 

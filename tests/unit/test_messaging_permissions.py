@@ -439,7 +439,7 @@ def test_a_poll_removed_by_a_moderator_is_gone(world):
 
 
 def test_a_link_for_some_roles_refuses_the_others(world):
-    w, api, a = world, world.api, world.a
+    api, a = world.api, world.a
     chat = created(api.post("/chats", {"org_id": a.org_id, "kind": "group", "title": "Родительский комитет"},
                             token=a.head.token))["id"]
     token = created(api.post(f"/chats/{chat}/invites", {"roles": ["parent"]}, token=a.head.token))["token"]

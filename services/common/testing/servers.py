@@ -275,7 +275,7 @@ class PostgresServer:
         self._process = subprocess.Popen(
             [str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self._dir),
              "-c", "listen_addresses=127.0.0.1", *self._durability(), "-c", "max_connections=300",
-             "-c", "shared_buffers=128MB", "-c", f"logging_collector=off"],
+             "-c", "shared_buffers=128MB", "-c", "logging_collector=off"],
             env=env, preexec_fn=self._demote(), stdout=open(log, "ab"), stderr=subprocess.STDOUT,
             start_new_session=True)
 
