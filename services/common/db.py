@@ -64,6 +64,15 @@ def is_postgres(db: peewee.Database) -> bool:
     return isinstance(target, peewee.PostgresqlDatabase)
 
 
+def lock_for_transaction(db: peewee.Database, key: str) -> None:
+    """Serialise the transactions that take the same key until they end: two
+    facts arriving at once (an approval and a sign-in of the same phone) are
+    then each seen by the other, whichever commits first. SQLite writers are
+    serialised already (IMMEDIATE transactions)."""
+    if is_postgres(db):
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(key.encode()) - (1 << 31),))
+
+
 class KitModels:
     """The tables the shared kit keeps in every service's own database."""
 
@@ -144,8 +153,7 @@ def migrate(db: peewee.Database, kit: KitModels, package: str) -> list[str]:
     applied_now = []
     with db.connection_context():
         with db.atomic():
-            if is_postgres(db):
-                db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(package.encode()),))
+            lock_for_transaction(db, f"migrate:{package}")
             # The kit's own bookkeeping tables, which no service migration owns.
             db.create_tables([kit.SchemaMigration, kit.IdempotentRequest], safe=True)
             for name in pending_migrations(db, kit, package):

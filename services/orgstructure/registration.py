@@ -6,6 +6,7 @@ from __future__ import annotations
 from services.common.auth import Principal
 from services.common.bus import Outbox
 from services.common.clock import utcnow
+from services.common.db import lock_for_transaction
 from services.common.errors import Conflict, Forbidden, NotFound
 
 from . import events, membership, structure
@@ -69,6 +70,7 @@ def approve(outbox: Outbox, operator: Principal, application_id: str) -> Organis
         outbox.add(events.APPLICATION_APPROVED, {"application_id": application.id,
                                                  "region_id": application.region_id, "org_id": org.id},
                    org_id=org.id)
+        lock_for_transaction(db, f"admin-phone:{application.admin_phone}")
         grant = PendingAdmin.create(organisation=org, phone=application.admin_phone,
                                     full_name=application.admin_full_name)
         known = KnownUser.get_or_none(KnownUser.phone == application.admin_phone)
@@ -103,6 +105,9 @@ def grant_admin(outbox: Outbox, grant: PendingAdmin, user_id: str) -> None:
 def user_registered(outbox: Outbox, user_id: str, display_name: str, phone: str | None) -> None:
     """identity.user.registered: remember the user, and hand over admin rights
     waiting for this phone."""
+    if phone:
+        # An approval for this phone committing at this very moment is seen here, or sees us.
+        lock_for_transaction(db, f"admin-phone:{phone}")
     KnownUser.insert(user_id=user_id, phone=phone, display_name=display_name).on_conflict(
         conflict_target=[KnownUser.user_id],
         update={KnownUser.phone: phone, KnownUser.display_name: display_name}).execute()

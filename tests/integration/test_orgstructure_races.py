@@ -1,0 +1,63 @@
+"""Facts that arrive at the same moment on PostgreSQL: an operator approves a
+school while its admin's phone signs in for the first time. Whichever commits
+first, the admin ends up with the rights (READ COMMITTED alone would let both
+transactions miss each other)."""
+import threading
+import uuid
+
+import pytest
+
+from services.common.auth import Principal
+from services.common.config import Settings
+from services.common.testing.helpers import dev_env, phone, reset_memory_bus
+from services.common.wsgi import build
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def orgstructure(new_database, tmp_path):
+    reset_memory_bus()
+    app = build("orgstructure", Settings.from_env("orgstructure", dev_env(tmp_path, DATABASE_URL=new_database("org"))))
+    runtime = app.extensions["sferum"]
+    runtime.migrate()
+    yield runtime
+    runtime.stop_workers()
+
+
+def test_an_approval_and_the_admins_first_sign_in_at_once_grant_the_rights(orgstructure):
+    """The approval's transaction is held open after its work is done while the
+    sign-in arrives; whatever the timing, the admin gets the rights."""
+    from services.orgstructure import registration
+    from services.orgstructure.access import active_member, roles_of
+
+    db, outbox = orgstructure.db, orgstructure.outbox
+    operator = Principal(id="operator", session_id=None, operator=True)
+    number, user_id = phone(900_001), uuid.uuid4().hex
+    with db.connection_context():
+        region = registration.create_region("Регион гонок")
+        application = registration.submit(outbox, Principal(id="applicant", session_id=None), region.id,
+                                          {"name": "Школа гонок", "kind": "school"},
+                                          {"full_name": "Админ", "phone": number}, None)
+    approved_not_committed, signed_in = threading.Event(), threading.Event()
+    result = {}
+
+    def approve():
+        with db.connection_context(), db.atomic():
+            result["org"] = registration.approve(outbox, operator, application.id)
+            approved_not_committed.set()
+            signed_in.wait(0.5)  # give the sign-in every chance to run ahead of this commit
+
+    def sign_in():
+        approved_not_committed.wait(30)
+        with db.connection_context(), db.atomic():
+            registration.user_registered(outbox, user_id, "Админ", number)
+        signed_in.set()
+
+    threads = [threading.Thread(target=approve), threading.Thread(target=sign_in)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    with db.connection_context():
+        assert "admin" in roles_of(active_member(result["org"].id, user_id))
