@@ -10,6 +10,7 @@ from datetime import datetime
 from services.common.auth import Principal
 from services.common.bus import Outbox
 from services.common.clock import isoformat, utcnow
+from services.common.db import lock_for_transaction
 from services.common.errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable
 from services.common.tokens import digest, new_token
 
@@ -368,7 +369,13 @@ def revoke_link(user: Principal, chat_id: str, link_id: str) -> None:
 
 def join(outbox: Outbox, chat: Chat, user_id: str, *, role: str, via: str,
          announce_role: bool = True) -> ChatMember:
-    """The user is in the chat from now on, having accepted its current rules."""
+    """The user is in the chat from now on, having accepted its current rules.
+    Only while they are a member of the chat's organisation: the lock makes an
+    expulsion or a dismissal being handled at this moment either see this
+    membership (and end it) or be seen here (and refuse it)."""
+    lock_for_transaction(db, member_lock(chat.org_id, user_id))
+    if not directory.is_member(chat.org_id, user_id):
+        raise NotFound("No such chat.")
     mine = membership(chat.id, user_id)
     if mine is not None:
         return mine
@@ -384,6 +391,10 @@ def join(outbox: Outbox, chat: Chat, user_id: str, *, role: str, via: str,
     if role == "moderator" and announce_role:
         announce(outbox, chat)
     return mine
+
+
+def member_lock(org_id: str, user_id: str) -> str:
+    return f"org-member:{org_id}:{user_id}"
 
 
 def set_role(outbox: Outbox, chat: Chat, mine: ChatMember, role: str) -> None:

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from services.common.bus import Outbox
 from services.common.clock import utcnow
+from services.common.db import lock_for_transaction
 
 from . import chats, directory, texts
-from .models import Chat, ChatInvitation, ChatMember, OrgMember, ParentLink, Unit, VerifiedTeacher
+from .models import Chat, ChatInvitation, ChatMember, OrgMember, ParentLink, Unit, VerifiedTeacher, db
 
 ORG_CHATS = (  # purpose, kind, title
     ("school", "channel", texts.SCHOOL_CHANNEL),
@@ -152,6 +153,7 @@ def _leave_unit_chats(outbox: Outbox, unit_id: str, user_id: str, reason: str) -
 
 def leave_organisation(outbox: Outbox, org_id: str, user_id: str, reason: str) -> None:
     """Out of every chat of the organisation: official, group and direct ones."""
+    lock_for_transaction(db, chats.member_lock(org_id, user_id))
     OrgMember.delete().where(OrgMember.org_id == org_id, OrgMember.user_id == user_id).execute()
     ParentLink.delete().where(ParentLink.org_id == org_id,
                               (ParentLink.parent_id == user_id) | (ParentLink.child_id == user_id)).execute()
