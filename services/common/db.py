@@ -15,6 +15,7 @@ import peewee
 from playhouse.pool import PooledPostgresqlDatabase
 
 from .clock import utcnow
+from .ids import new_id
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,16 @@ def open_database(url: str, pool_size: int = 20) -> peewee.Database:
 def is_postgres(db: peewee.Database) -> bool:
     target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
     return isinstance(target, peewee.PostgresqlDatabase)
+
+
+def model_base(database: peewee.DatabaseProxy) -> type[peewee.Model]:
+    """The base class of one service's models, bound to that service's database."""
+    return type("BaseModel", (peewee.Model,), {"__module__": __name__, "Meta": type("Meta", (), {"database": database})})
+
+
+def id_field() -> peewee.CharField:
+    """A public id: an opaque random string (services.common.ids)."""
+    return peewee.CharField(max_length=32, primary_key=True, default=new_id)
 
 
 def lock_for_transaction(db: peewee.Database, key: str) -> None:

@@ -2,18 +2,16 @@
 import peewee
 
 from services.common.clock import utcnow
-from services.common.ids import new_id
+from services.common.db import id_field, model_base
 
 db = peewee.DatabaseProxy()
 
 
-class BaseModel(peewee.Model):
-    class Meta:
-        database = db
+BaseModel = model_base(db)
 
 
 class User(BaseModel):
-    id = peewee.CharField(max_length=32, primary_key=True, default=new_id)
+    id = id_field()
     phone = peewee.CharField(max_length=20, unique=True, null=True)
     email = peewee.CharField(max_length=254, unique=True, null=True)
     display_name = peewee.CharField(max_length=100, default="")
@@ -35,7 +33,7 @@ class LoginCode(BaseModel):
 
 
 class Session(BaseModel):
-    id = peewee.CharField(max_length=32, primary_key=True, default=new_id)
+    id = id_field()
     user = peewee.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
     created_at = peewee.DateTimeField(default=utcnow)
     refreshed_at = peewee.DateTimeField(default=utcnow)
@@ -88,7 +86,7 @@ class OrgMembership(BaseModel):
 
 class Verification(BaseModel):
     """A teacher's request for the confirmed "teacher" status in one organisation."""
-    id = peewee.CharField(max_length=32, primary_key=True, default=new_id)
+    id = id_field()
     user = peewee.ForeignKeyField(User, backref="verifications")
     org_id = peewee.CharField(max_length=32, index=True)
     status = peewee.CharField(max_length=16, default="pending", index=True)  # pending|approved|rejected|revoked

@@ -48,10 +48,10 @@ def create_chat(body):
     user = current_user()
     if body["kind"] == "direct":
         chat, created = chats.create_direct(outbox(), user, body["org_id"], body["user_id"])
-        return chats.view(chat, chats.membership(chat.id, user.id)), 201 if created else 200
+        return chats.view_for(chat, user.id), 201 if created else 200
     chat = chats.create(outbox(), user, body["org_id"], body["kind"], body["title"].strip(), body["rules"],
                         body["invite_user_ids"], body["unit_id"])
-    return chats.view(chat, chats.membership(chat.id, user.id))
+    return chats.view_for(chat, user.id)
 
 
 @blp.route("/chats/<chat_id>", methods=["GET"])
@@ -70,7 +70,7 @@ def update_chat(body, chat_id):
     """A moderator renames the chat or changes its rules (a new rules version)."""
     user = current_user()
     chat = chats.update(outbox(), user, chat_id, body)
-    return chats.view(chat, chats.membership(chat.id, user.id))
+    return chats.view_for(chat, user.id)
 
 
 @blp.route("/chats/<chat_id>/members", methods=["GET"])
@@ -109,7 +109,7 @@ def accept_invitation(body, invitation_id):
     """Join, accepting the rules version I was shown (409 if they changed since)."""
     user = current_user()
     chat = chats.accept_invitation(outbox(), user, invitation_id, body["accepted_rules_version"])
-    return chats.view(chat, chats.membership(chat.id, user.id))
+    return chats.view_for(chat, user.id)
 
 
 @blp.route("/chat-invitations/<invitation_id>/decline", methods=["POST"])
@@ -154,7 +154,7 @@ def preview_link(token):
 def accept_link(body, token):
     user = current_user()
     chat = chats.accept_link(outbox(), user, token, body["accepted_rules_version"])
-    return chats.view(chat, chats.membership(chat.id, user.id))
+    return chats.view_for(chat, user.id)
 
 
 # Messages.

@@ -85,6 +85,10 @@ def view(chat: Chat, mine: ChatMember | None = None) -> dict:
     }
 
 
+def view_for(chat: Chat, user_id: str) -> dict:
+    return view(chat, membership(chat.id, user_id))
+
+
 def preview(chat: Chat) -> dict:
     """What someone is shown before joining: above all, the rules."""
     return {"id": chat.id, "org_id": chat.org_id, "kind": chat.kind, "official": chat.official,

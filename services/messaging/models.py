@@ -4,18 +4,12 @@ which organisation, names, badges, blocks), built from their events."""
 import peewee
 
 from services.common.clock import utcnow
-from services.common.ids import new_id
+from services.common.db import id_field, model_base
 
 db = peewee.DatabaseProxy()
 
 
-class BaseModel(peewee.Model):
-    class Meta:
-        database = db
-
-
-def id_field():
-    return peewee.CharField(max_length=32, primary_key=True, default=new_id)
+BaseModel = model_base(db)
 
 
 # Projections (orgstructure and identity are the sources of truth).

@@ -70,7 +70,11 @@ def archive_class_chats(outbox: Outbox, unit: Unit) -> None:
         chats.announce(outbox, chat)
 
 
-def desired_places(org_id: str, user_id: str) -> dict[str, str]:
+def _official_chats(org_id: str) -> list[Chat]:
+    return list(Chat.select().where(Chat.org_id == org_id, Chat.purpose.is_null(False), Chat.archived_at.is_null()))
+
+
+def desired_places(org_id: str, user_id: str, official: list[Chat]) -> dict[str, str]:
     """The official chats the user belongs in, with the role they hold there."""
     roles = directory.roles(org_id, user_id)
     if not roles:
@@ -83,7 +87,7 @@ def desired_places(org_id: str, user_id: str) -> dict[str, str]:
     children_units = {link.unit_id for link in ParentLink.select(ParentLink.unit_id)
                       .where(ParentLink.org_id == org_id, ParentLink.parent_id == user_id)}
     places = {}
-    for chat in Chat.select().where(Chat.org_id == org_id, Chat.purpose.is_null(False), Chat.archived_at.is_null()):
+    for chat in official:
         if chat.purpose == "school" or (chat.purpose in ("staff", "teachers") and staff):
             places[chat.id] = moderator
         elif chat.unit_id in headed and staff:
@@ -98,9 +102,8 @@ def desired_places(org_id: str, user_id: str) -> dict[str, str]:
 def reconcile(outbox: Outbox, org_id: str, user_id: str, reason: str) -> None:
     """Invite the user to the official chats they now belong in, and take them
     out of (or withdraw invitations to) those they no longer belong in."""
-    wanted = desired_places(org_id, user_id)
-    official = {chat.id: chat for chat in Chat.select().where(
-        Chat.org_id == org_id, Chat.purpose.is_null(False), Chat.archived_at.is_null())}
+    official = {chat.id: chat for chat in _official_chats(org_id)}
+    wanted = desired_places(org_id, user_id, list(official.values()))
     stays = {row.chat_id: row for row in ChatMember.select().where(
         ChatMember.chat.in_(list(official)), ChatMember.user_id == user_id, ChatMember.left_at.is_null())}
     invited = {row.chat_id: row for row in ChatInvitation.select().where(

@@ -6,22 +6,14 @@ import threading
 import pytest
 
 from services.common.auth import Principal
-from services.common.config import Settings
 from services.common.errors import NotFound
-from services.common.testing.helpers import dev_env, reset_memory_bus
-from services.common.wsgi import build
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def messaging(new_database, tmp_path):
-    reset_memory_bus()
-    app = build("messaging", Settings.from_env("messaging", dev_env(tmp_path, DATABASE_URL=new_database("msg"))))
-    runtime = app.extensions["sferum"]
-    runtime.migrate()
-    yield runtime
-    runtime.stop_workers()
+def messaging(service_on_postgres):
+    return service_on_postgres("messaging")
 
 
 def test_joining_by_link_during_an_expulsion_leaves_the_student_out(messaging):

@@ -8,21 +8,14 @@ import uuid
 import pytest
 
 from services.common.auth import Principal
-from services.common.config import Settings
-from services.common.testing.helpers import dev_env, phone, reset_memory_bus
-from services.common.wsgi import build
+from services.common.testing.helpers import phone
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def orgstructure(new_database, tmp_path):
-    reset_memory_bus()
-    app = build("orgstructure", Settings.from_env("orgstructure", dev_env(tmp_path, DATABASE_URL=new_database("org"))))
-    runtime = app.extensions["sferum"]
-    runtime.migrate()
-    yield runtime
-    runtime.stop_workers()
+def orgstructure(service_on_postgres):
+    return service_on_postgres("orgstructure")
 
 
 def test_an_approval_and_the_admins_first_sign_in_at_once_grant_the_rights(orgstructure):

@@ -1,13 +1,34 @@
 """Chat helpers over the public API, for the in-process and the real platform."""
 from __future__ import annotations
 
+import io
+
 from services.common.testing.helpers import Api, wait_for
 
 from .school import Person
 
 
+def created(response, status: int = 201) -> dict:
+    assert response.status_code == status, response
+    return response.json
+
+
 def invitations(api: Api, person: Person) -> list[dict]:
-    return api.get("/me/chat-invitations", token=person.token).json["items"]
+    """The person's pending invitations (all of them a test makes)."""
+    return created(api.get("/me/chat-invitations", params={"limit": 200}, token=person.token), 200)["items"]
+
+
+def invitation_id(api: Api, person: Person, chat_id: str) -> str:
+    return next(inv["id"] for inv in invitations(api, person) if inv["chat"]["id"] == chat_id)
+
+
+def file_part(content: bytes, name: str) -> dict:
+    """The multipart body of an upload, as keyword arguments of `Api.post`."""
+    return {"data": {"file": (io.BytesIO(content), name)}, "content_type": "multipart/form-data"}
+
+
+def upload(api: Api, person: Person, name: str, content: bytes):
+    return api.post("/files", token=person.token, **file_part(content, name))
 
 
 def invitation_to(api: Api, person: Person, predicate) -> dict:

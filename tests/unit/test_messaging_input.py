@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from support.chats import join_official
+from support.chats import created, file_part, invitation_id, invitations, join_official
 from support.school import Person, School
 
 from services.common.testing.helpers import Api, assert_error
@@ -22,28 +22,9 @@ MAX_TEXT = 4000
 MULTIPART = "multipart/form-data"
 
 
-def pending_invitations(api, person) -> list[dict]:
-    response = api.get("/me/chat-invitations", params={"limit": 200}, token=person.token)
-    assert response.status_code == 200, response
-    return response.json["items"]
-
-
-def invitation_id(api, person, chat_id: str) -> str:
-    return next(inv["id"] for inv in pending_invitations(api, person) if inv["chat"]["id"] == chat_id)
-
-
-def created(response, status: int = 201) -> dict:
-    assert response.status_code == status, response
-    return response.json
-
-
 def named(cases: list) -> list:
     """Table rows as pytest params, each with its name (the first item) as id."""
     return [case if isinstance(case, type(pytest.param())) else pytest.param(*case, id=case[0]) for case in cases]
-
-
-def file_field(content: bytes, name: str) -> dict:
-    return {"data": {"file": (io.BytesIO(content), name)}, "content_type": MULTIPART}
 
 
 def iso(moment: datetime) -> str:
@@ -124,7 +105,7 @@ class World:
         return chat_id
 
     def upload(self, person, content: bytes, name: str) -> dict:
-        return created(self.api.post("/files", token=person.token, **file_field(content, name)))
+        return created(self.api.post("/files", token=person.token, **file_part(content, name)))
 
     @property
     def storage_root(self):
@@ -171,7 +152,7 @@ class World:
             "history": history(self.group, s.admin),
             "polls": [poll(self.poll["id"], s.parent), poll(self.multiple_poll["id"], s.other_student),
                       poll(self.closed_poll["id"], s.director)],
-            "invitations": {person.label: sorted(inv["id"] for inv in pending_invitations(api, person))
+            "invitations": {person.label: sorted(inv["id"] for inv in invitations(api, person))
                             for person in (s.student, s.other_student, s.parent)},
             "stored files": sorted(path.name for path in self.storage_root.rglob("*")
                                    if path.is_file() and not path.name.startswith(".")),
@@ -271,7 +252,7 @@ def test_a_body_that_is_not_a_json_object(world, guard):
     guard.refused(api.post(path, ["привет"], token=token), 422)
     guard.refused(api.post(path, "привет", token=token), 422)
     guard.refused(api.post(path, token=token, data='{"text": "привет"}', content_type="text/plain"), 422)
-    guard.refused(api.post(path, token=token, **file_field(b"hi", "hi.txt")), 422)
+    guard.refused(api.post(path, token=token, **file_part(b"hi", "hi.txt")), 422)
     guard.refused(api.post("/chats", ["group"], token=world.teacher.token), 422)
     guard.refused(api.post("/chats", token=world.teacher.token, data="{", content_type="application/json"), 400)
     guard.refused(api.patch(f"/chats/{world.group}", ["title"], token=world.head.token), 422)
@@ -575,11 +556,11 @@ def test_a_file_over_the_limit_is_refused_and_not_stored(world, guard):
     config["FILE_MAX_BYTES"] = 1024
     try:
         error = guard.refused(world.api.post("/files", token=world.student.token,
-                                             **file_field(b"a" * 1025, "essay.txt")), 413, "file_too_large")
+                                             **file_part(b"a" * 1025, "essay.txt")), 413, "file_too_large")
         assert error["details"]["max_bytes"] == 1024
         guard.refused(world.api.post("/files", token=world.student.token,
-                                     **file_field(b"%PDF-1.7" + b"0" * 4096, "essay.pdf")), 413, "file_too_large")
-        exactly = world.api.post("/files", token=world.student.token, **file_field(b"b" * 1024, "essay.txt"))
+                                     **file_part(b"%PDF-1.7" + b"0" * 4096, "essay.pdf")), 413, "file_too_large")
+        exactly = world.api.post("/files", token=world.student.token, **file_part(b"b" * 1024, "essay.txt"))
         assert exactly.status_code == 201 and exactly.json["size"] == 1024, exactly
     finally:
         config["FILE_MAX_BYTES"] = saved
@@ -603,7 +584,7 @@ UNSUPPORTED = [
 
 @pytest.mark.parametrize("name,content,filename", UNSUPPORTED, ids=[case[0] for case in UNSUPPORTED])
 def test_an_unsupported_file_is_refused_and_not_stored(world, guard, name, content, filename):
-    guard.refused(world.api.post("/files", token=world.student.token, **file_field(content, filename)), 415,
+    guard.refused(world.api.post("/files", token=world.student.token, **file_part(content, filename)), 415,
                   "unsupported_file_type")
 
 
@@ -615,8 +596,8 @@ def test_an_upload_without_a_file_is_refused(world, guard):
     guard.refused(api.post("/files", token=token, data={"file": "just a string"}, content_type=MULTIPART), 422)
     guard.refused(api.post("/files", {"file": "aGVsbG8="}, token=token), 422)
     guard.refused(api.post("/files", token=token), 422)
-    guard.refused(api.post("/files", token=token, **file_field(b"hi", "")), 422)
-    guard.refused(api.post("/files", token=token, **file_field(b"hi", "../")), 422)
+    guard.refused(api.post("/files", token=token, **file_part(b"hi", "")), 422)
+    guard.refused(api.post("/files", token=token, **file_part(b"hi", "../")), 422)
 
 
 def test_an_uploaded_name_keeps_only_its_last_part(world):

@@ -19,13 +19,12 @@ members, and the student of 5Б as an observer who reads the state before
 and after refused calls. The school's admin is not in it."""
 from __future__ import annotations
 
-import io
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable
 
 import pytest
-from support.chats import accept, join_official
+from support.chats import accept, created, file_part, invitation_id, invitations, join_official, upload
 from support.school import Person, School, create_region
 
 from services.common.testing.helpers import assert_error, wait_for
@@ -40,26 +39,8 @@ READ_ONLY = (403, "channel_read_only")
 
 # The world: two schools in one platform, built once for the module.
 
-def pending_invitations(api, person) -> list[dict]:
-    response = api.get("/me/chat-invitations", params={"limit": 200}, token=person.token)
-    assert response.status_code == 200, response
-    return response.json["items"]
-
-
-def invitation_id(api, person, chat_id: str) -> str:
-    return next(inv["id"] for inv in pending_invitations(api, person) if inv["chat"]["id"] == chat_id)
-
-
-def upload(api, person, content: bytes = b"hello", name: str = "notes.txt") -> dict:
-    response = api.post("/files", token=person.token, data={"file": (io.BytesIO(content), name)},
-                        content_type="multipart/form-data")
-    assert response.status_code == 201, response
-    return response.json
-
-
-def created(response, status: int = 201) -> dict:
-    assert response.status_code == status, response
-    return response.json
+def upload_ok(api, person, content: bytes = b"hello", name: str = "notes.txt") -> dict:
+    return created(upload(api, person, name, content))
 
 
 class World:
@@ -80,13 +61,13 @@ class World:
             self.b_channel = join_official(api, person, b.org_id, "school")["id"]
         # ...and the parent's child: the parent is invited to 5А's parents' chat.
         wait_for(lambda: any(inv["chat"]["purpose"] == "class_parents" and inv["chat"]["unit_id"] == a.class_a
-                             for inv in pending_invitations(api, a.parent)), message="the parent's link to the child")
+                             for inv in invitations(api, a.parent)), message="the parent's link to the child")
 
         self.group = self.group_chat(a.head, [a.director, a.teacher, a.student, a.parent, a.other_student],
                                      "5А: экскурсия")
         self.message = created(api.post(f"/chats/{self.group}/messages", {"text": "Сбор в 9:00"},
                                         token=a.head.token))
-        self.file = upload(api, a.teacher, b"program of the trip", "program.txt")
+        self.file = upload_ok(api, a.teacher, b"program of the trip", "program.txt")
         created(api.post(f"/chats/{self.group}/messages", {"text": "Программа", "file_ids": [self.file["id"]]},
                          token=a.teacher.token))
         self.poll = created(api.post(f"/chats/{self.group}/polls", {"question": "Едем?", "options": ["Да", "Нет"]},
@@ -147,7 +128,7 @@ def group_state(w: World) -> dict:
         "polls": {poll_id: _poll_state(api, readers[n % len(readers)].token, poll_id)
                   for n, poll_id in enumerate(dict.fromkeys(polls))},
         "link": api.get(f"/chat-invites/{w.link['token']}", token=w.observer.token).status_code,
-        "student_invitations": sorted(inv["id"] for inv in pending_invitations(api, a.student)),
+        "student_invitations": sorted(inv["id"] for inv in invitations(api, a.student)),
     }
 
 
@@ -167,7 +148,7 @@ def school_state(w: World) -> dict:
             "chats": sorted((c["id"], c["title"], c["member_count"], c["rules_version"],
                              c["last_message"]["id"] if c["last_message"] else None,
                              c["last_message"]["text"] if c["last_message"] else None) for c in chats),
-            "invitations": sorted(inv["id"] for inv in pending_invitations(api, person)),
+            "invitations": sorted(inv["id"] for inv in invitations(api, person)),
         }
     return dict(seen, group=group_state(w))
 
@@ -211,7 +192,7 @@ def a_fresh_invitation(w: World, action: str) -> Call:
     body = {"json": {"accepted_rules_version": 1}} if action == "accept" else {}
     return Call("POST", f"/chat-invitations/{invitation}/{action}", body, witness=lambda: (
         w.api.get(f"/chats/{chat_id}", token=a.head.token).json["member_count"],
-        invitation in {inv["id"] for inv in pending_invitations(w.api, a.student)}))
+        invitation in {inv["id"] for inv in invitations(w.api, a.student)}))
 
 
 def a_fresh_link(w: World) -> Call:
@@ -236,7 +217,7 @@ def a_fresh_student_poll(w: World) -> Call:
 
 
 def a_file_of_a_deleted_message(w: World) -> Call:
-    stored = upload(w.api, w.a.teacher, b"withdrawn", "draft.txt")
+    stored = upload_ok(w.api, w.a.teacher, b"withdrawn", "draft.txt")
     message = created(w.api.post(f"/chats/{w.group}/messages", {"file_ids": [stored["id"]]}, token=w.a.teacher.token))
     assert w.api.delete(f"/messages/{message['id']}", token=w.a.teacher.token).status_code == 204
     return Call("GET", f"/files/{stored['id']}")
@@ -248,7 +229,7 @@ def new_chat(kind: str) -> Callable[[World], Call]:
 
 
 def a_file() -> dict:
-    return {"data": {"file": (io.BytesIO(b"%PDF-1.4 homework"), "homework.pdf")}, "content_type": "multipart/form-data"}
+    return file_part(b"%PDF-1.4 homework", "homework.pdf")
 
 
 CASES = [
@@ -291,7 +272,7 @@ CASES = [
     ("upload a file", by_role(201), lambda w: Call("POST", "/files", a_file())),
     ("download a file shared in a chat", group_members(200), lambda w: Call("GET", f"/files/{w.file['id']}")),
     ("download a file not shared", by_role(404, teacher=200),
-     lambda w: Call("GET", f"/files/{upload(w.api, w.a.teacher)['id']}")),
+     lambda w: Call("GET", f"/files/{upload_ok(w.api, w.a.teacher)['id']}")),
     ("download a file of a deleted message", by_role(404, teacher=200), a_file_of_a_deleted_message),
     ("create a poll", group_members(201), lambda w: Call("POST", f"/chats/{w.group}/polls", {
         "json": {"question": "Во сколько?", "options": ["9:00", "10:00"]}})),
@@ -372,7 +353,7 @@ def test_a_chat_is_listed_for_its_members_only(world):
 def test_invitations_are_seen_by_the_invited_only(world):
     w = world
     for role in ROLES:
-        mine = {inv["chat"]["id"] for inv in pending_invitations(w.api, w.people[role])}
+        mine = {inv["chat"]["id"] for inv in invitations(w.api, w.people[role])}
         assert (w.pending_chat in mine) == (role == "student"), role
 
 
@@ -386,14 +367,14 @@ def test_invited_is_not_a_member(world):
                                ("POST", f"/chats/{chat}/polls", {"question": "?", "options": ["a", "b"]}),
                                ("DELETE", f"/chats/{chat}/members/me", None)]:
         assert_error(w.api.request(method, path, json=body, token=token), 404, "not_found")
-    assert w.pending_invitation in {inv["id"] for inv in pending_invitations(w.api, w.a.student)}
+    assert w.pending_invitation in {inv["id"] for inv in invitations(w.api, w.a.student)}
     assert w.api.get(f"/chats/{chat}", token=w.a.teacher.token).json["member_count"] == 1
 
 
 def test_a_member_who_left_loses_the_chat_and_its_files(world):
     w, api, a = world, world.api, world.a
     chat = w.group_chat(a.head, [a.student], "уходящий")
-    stored = upload(api, a.head, b"schedule", "schedule.txt")
+    stored = upload_ok(api, a.head, b"schedule", "schedule.txt")
     message = created(api.post(f"/chats/{chat}/messages", {"text": "Расписание", "file_ids": [stored["id"]]},
                                token=a.head.token))
     poll = created(api.post(f"/chats/{chat}/polls", {"question": "?", "options": ["a", "b"]}, token=a.head.token))
@@ -496,7 +477,7 @@ def test_direct_chats(world, starts, other, expected):
 
     def state():
         return (sorted(c["id"] for c in api.get("/chats", params={"limit": 200}, token=me.token).json["items"]),
-                sorted(inv["id"] for inv in pending_invitations(api, them)))
+                sorted(inv["id"] for inv in invitations(api, them)))
 
     before = state()
     response = api.post("/chats", {"org_id": world.a.org_id, "kind": "direct", "user_id": them.id}, token=me.token)
@@ -509,7 +490,7 @@ def test_direct_chats(world, starts, other, expected):
     chat = response.json
     assert chat["kind"] == "direct" and chat["member_count"] == 1 and chat["my_role"] == "member"
     # The other person is invited, not added, and joins by consent.
-    invitation = next(inv for inv in pending_invitations(api, them) if inv["chat"]["id"] == chat["id"])
+    invitation = next(inv for inv in invitations(api, them) if inv["chat"]["id"] == chat["id"])
     assert accept(api, them, invitation)["member_count"] == 2
     # Nobody moderates a direct chat: no links, no renaming.
     assert_error(api.post(f"/chats/{chat['id']}/invites", {}, token=me.token), 403)
@@ -594,7 +575,7 @@ def test_another_school_finds_nothing_and_changes_nothing(world, intruder):
     # Nothing of school A shows up in B's lists either.
     assert all(chat["org_id"] == w.b.org_id for chat in
                api.get("/chats", params={"limit": 200}, token=person.token).json["items"])
-    assert all(inv["chat"]["org_id"] == w.b.org_id for inv in pending_invitations(api, person))
+    assert all(inv["chat"]["org_id"] == w.b.org_id for inv in invitations(api, person))
     assert school_state(w) == before
     assert b_state(w) == b_before
     # The school's own people still have it all.

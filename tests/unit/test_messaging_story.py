@@ -1,13 +1,12 @@
 """Chats of domain.md through the gateway of the in-process platform: official
 chats made from orgstructure's events, joining only by consent with the rules,
 messages, membership that follows the school's movements."""
-import io
 import json
 import os
 from datetime import timedelta
 
 import pytest
-from support.chats import accept, invitation_to, invitations, join_official, my_chat, send, texts
+from support.chats import accept, invitation_to, invitations, join_official, my_chat, send, texts, upload
 from support.school import Person, School
 
 from services.common.clock import isoformat, utcnow
@@ -203,11 +202,6 @@ def test_channels_are_read_only_for_members_and_polls(embedded, school):
     assert_error(api.post(f"/polls/{poll.json['id']}/votes", {"option_ids": [option_ids[1]]},
                           token=school.parent.token), 409, "poll_closed")
     assert_error(api.get(f"/polls/{poll.json['id']}", token=school.other_student.token), 404)
-
-
-def upload(api, person, name, content):
-    return api.post("/files", token=person.token, data={"file": (io.BytesIO(content), name)},
-                    content_type="multipart/form-data")
 
 
 def test_files_are_seen_by_those_who_see_the_message(embedded, school):
