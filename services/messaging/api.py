@@ -31,9 +31,9 @@ def storage():
 @blp.doc(security=BEARER)
 def my_chats(query):
     """My chats, most recently active first, with unread counts and the last message."""
-    page = paginate(chats.my_chats(current_user().id), query["limit"], query["cursor"])
-    page["items"] = [dict(chats.view(chat, mine), unread_count=chats.unread_count(chat, mine),
-                          last_message=messages.last_message(chat)) for chat, mine in page["items"]]
+    user = current_user()
+    page = paginate(chats.my_chats(user.id), query["limit"], query["cursor"])
+    page["items"] = messages.chat_list(user.id, page["items"])
     return page
 
 

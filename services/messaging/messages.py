@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+from peewee import fn
+
 from services.common.auth import Principal
 from services.common.bus import Outbox
 from services.common.clock import isoformat, utcnow
@@ -226,7 +228,23 @@ def mark_read(user: Principal, chat_id: str, message_id: str) -> dict:
     return {"chat_id": chat.id, "last_read_seq": mine.last_read_seq, "unread_count": chats.unread_count(chat, mine)}
 
 
-def last_message(chat: Chat) -> dict | None:
-    message = (Message.select().where(Message.chat == chat, Message.deleted_at.is_null())
-               .order_by(Message.seq.desc()).first())
-    return view(chat, message) if message else None
+def chat_list(user_id: str, rows: list[tuple[Chat, ChatMember]]) -> list[dict]:
+    """A page of my chats with unread counts and last messages, in a fixed number
+    of queries whatever the page's size: opening the app asks for it."""
+    unread = chats.unread_counts(user_id, [mine for _, mine in rows])
+    chat_ids = [chat.id for chat, _ in rows]
+    newest = (Message.select(Message.chat, fn.MAX(Message.seq))
+              .where(Message.chat.in_(chat_ids), Message.deleted_at.is_null())
+              .group_by(Message.chat)) if chat_ids else []
+    last = {}
+    if chat_ids:
+        pairs = set(newest.tuples())
+        latest = [m for m in Message.select().where(Message.chat.in_(chat_ids),
+                                                    Message.seq.in_([seq for _chat, seq in pairs]))
+                  if (m.chat_id, m.seq) in pairs]
+        org_of = {chat.id: chat.org_id for chat, _ in rows}
+        for org_id in set(org_of.values()):
+            mine = [m for m in latest if org_of[m.chat_id] == org_id]
+            last.update({shown["chat_id"]: shown for shown in views(org_id, mine)})
+    return [dict(shown, unread_count=unread.get(chat.id, 0), last_message=last.get(chat.id))
+            for shown, (chat, _) in zip(chats.views(rows), rows)]

@@ -314,3 +314,24 @@ def test_every_change_reaches_the_members_streams_and_only_theirs(embedded, scho
     assert not [f for f in frames[outsider] if (f["data"].get("chat_id") or f["data"].get("chat", {}).get("id")) == chat_id]
     hub.unsubscribe(member)
     hub.unsubscribe(outsider)
+
+
+def test_the_chat_list_counts_and_shows_each_chat_on_its_own(embedded, school):
+    """Several chats at once: each with its own unread count, last message and members."""
+    api = embedded.api
+    class_chat = join_official(api, school.head, school.org_id, "class_students", school.class_a)["id"]
+    join_official(api, school.student, school.org_id, "class_students", school.class_a)
+    group = api.post("/chats", {"org_id": school.org_id, "kind": "group", "title": "Кружок",
+                                "invite_user_ids": [school.student.id]}, token=school.teacher.token).json["id"]
+    accept(api, school.student, invitation_to(api, school.student, lambda c: c["id"] == group))
+    for n in range(3):
+        send(api, school.head, class_chat, f"класс {n}")
+    send(api, school.teacher, group, "кружок 0")
+    gone = send(api, school.teacher, group, "кружок 1")
+    api.delete(f"/messages/{gone['id']}", token=school.teacher.token)
+    send(api, school.student, group, "я приду")
+    listed = {chat["id"]: chat for chat in api.get("/chats", token=school.student.token).json["items"]}
+    assert (listed[class_chat]["unread_count"], listed[class_chat]["last_message"]["text"]) == (3, "класс 2")
+    assert (listed[group]["unread_count"], listed[group]["last_message"]["text"]) == (1, "я приду")
+    assert (listed[class_chat]["member_count"], listed[group]["member_count"]) == (2, 2)
+    assert listed[group]["org"]["name"] == "Школа № 5"
