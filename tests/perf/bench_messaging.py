@@ -332,6 +332,8 @@ def print_profile(name: str, path: Path, top: int = 12) -> None:
     own, total, samples = Counter(), Counter(), 0
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue  # a blank line, or a stack py-spy could not name
         frames = stack.split(";")
         n = int(count)
         samples += n
