@@ -202,36 +202,38 @@ SET_BY_GATEWAY = frozenset(("x-request-id", "x-forwarded-for", "x-forwarded-prot
 
 
 def _serve_stream(hub: Hub, ws, principal, ping_interval: float) -> None:
-    """This greenlet is the only writer of frames to the socket: prepared frames
-    go out as they are, several per write when they queue up."""
-    subscriber = hub.subscribe(principal.id)
+    """Frames reach the socket from the hub directly or, when they had to wait,
+    from this loop; pings go the same way so that nothing interleaves."""
+    subscriber = hub.subscribe(principal.id, ws.sock, first=text_frame(json.dumps(
+        {"type": "stream.ready", "data": {"user_id": principal.id}})))
     expires_at = float(principal.claims.get("exp", time.time() + 900))
     next_ping = time.time() + ping_interval
+    close = None
     try:
-        ws.sock.sendall(text_frame(json.dumps({"type": "stream.ready", "data": {"user_id": principal.id}})))
         while ws.connected and not subscriber.overflowed:
             now = time.time()
             if now >= expires_at:
                 # The stream lives no longer than the token that opened it.
-                ws.close(4001, "token expired")
+                close = (4001, "token expired")
                 break
             frames = subscriber.take(timeout=1.0)
             if frames:
                 ws.sock.sendall(frames)
+                subscriber.written()
                 continue
             if now >= next_ping:
-                ws.sock.sendall(PING_FRAME)
+                subscriber.offer(PING_FRAME)
                 next_ping = now + ping_interval
             while ws.connected and ws.receive(timeout=0) is not None:
                 pass  # clients have nothing to say on the stream; drop it when idle
         if subscriber.overflowed:
-            ws.close(4008, "too slow; reconnect and read history")
+            close = (4008, "too slow; reconnect and read history")
     except (simple_websocket.ConnectionClosed, OSError):
         pass
     finally:
         hub.unsubscribe(subscriber)
         try:
-            ws.close()
+            ws.close(*close) if close else ws.close()
         except Exception:
             pass
 

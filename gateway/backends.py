@@ -15,6 +15,9 @@ HOP_BY_HOP = frozenset(h.lower() for h in (
     "Transfer-Encoding", "Upgrade", "Host", "Content-Length"))
 
 
+BUFFERED_MAX = 64 * 1024
+
+
 class BackendUnavailable(Exception):
     pass
 
@@ -30,7 +33,7 @@ class HttpBackend:
             self.base_url, maxsize=pool_size, block=False, retries=False,
             timeout=urllib3.Timeout(connect=3.0, read=timeout))
 
-    def forward(self, method: str, path: str, query: bytes, headers: dict, body) -> tuple[int, list, Iterable[bytes]]:
+    def forward(self, method: str, path: str, query: bytes, headers: dict, body) -> tuple[int, list, bytes | Iterable[bytes]]:
         url = path + (("?" + query.decode("latin-1")) if query else "")
         try:
             response = self.pool.urlopen(method, url, body=body, headers=headers, redirect=False,
@@ -39,6 +42,13 @@ class HttpBackend:
         except urllib3.exceptions.HTTPError as error:
             raise BackendUnavailable(str(error)) from error
         out_headers = [(k, v) for k, v in response.headers.items() if k.lower() not in HOP_BY_HOP]
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) <= BUFFERED_MAX:
+            # Most answers are small JSON: passed on whole, with their length,
+            # in one write instead of chunk by chunk.
+            content = response.read(decode_content=False)
+            response.release_conn()
+            return response.status, out_headers, content
         return response.status, out_headers, response.stream(64 * 1024, decode_content=False)
 
     def get_json(self, path: str, timeout: float = 3.0) -> tuple[int, dict]:

@@ -3,8 +3,10 @@ the `sferum.realtime` fanout exchange and delivers each envelope to the sockets
 of its recipients that are connected to this process, and to nobody else."""
 from __future__ import annotations
 
+import _socket
 import json
 import logging
+import socket
 import threading
 import uuid
 from collections import defaultdict, deque
@@ -30,35 +32,72 @@ def text_frame(text: str) -> bytes:
     return header + payload
 
 
-class Subscriber:
-    """One open socket of one user: frames wait in a bounded buffer that the
-    socket's own loop drains, so a slow client never holds up the others."""
+def _os_socket(sock):
+    """The operating system's socket under `sock` when frames may be written to it
+    directly (plain TCP; gevent's cooperative socket wraps one), else None."""
+    if sock is None or hasattr(sock, "_sslobj"):
+        return None  # TLS: bytes must go through the encrypting wrapper
+    raw = getattr(sock, "_sock", sock)
+    return raw if isinstance(raw, _socket.socket) else None
 
-    def __init__(self, user_id: str, max_pending: int = 1000):
+
+class Subscriber:
+    """One open socket of one user. A frame is written straight to the socket
+    when nothing is queued for it and the socket takes it without waiting, the
+    common case: one system call, no task switch. Otherwise it waits in a
+    bounded buffer that the socket's own loop drains, so a slow client never
+    holds up the others."""
+
+    def __init__(self, user_id: str, sock=None, first: bytes = b"", max_pending: int = 1000):
         self.user_id = user_id
         self.max_pending = max_pending
-        self.frames: deque[bytes] = deque()
+        self.frames: deque[bytes] = deque([first] if first else [])
         self.ready = threading.Event()
+        if first:
+            self.ready.set()
         self.overflowed = False
+        self._socket = _os_socket(sock)
+        self._lock = threading.Lock()
+        self._writing = False  # the socket's loop is writing what it took
 
     def offer(self, frame: bytes) -> None:
-        if len(self.frames) >= self.max_pending:
-            # The client fell too far behind: it is disconnected and catches
-            # up from history when it reconnects.
-            self.overflowed = True
-        else:
-            self.frames.append(frame)
+        with self._lock:
+            if self._socket is not None and not self.frames and not self._writing:
+                try:
+                    sent = self._socket.send(frame, socket.MSG_DONTWAIT)
+                except OSError:  # full (EAGAIN) or gone: the socket's loop finds out
+                    sent = 0
+                if sent == len(frame):
+                    return
+                frame = frame[sent:]
+            if len(self.frames) >= self.max_pending:
+                # The client fell too far behind: it is disconnected and catches
+                # up from history when it reconnects.
+                self.overflowed = True
+            else:
+                self.frames.append(frame)
         self.ready.set()
 
     def take(self, timeout: float) -> bytes:
-        """Everything waiting, as one write; empty after `timeout` with nothing."""
+        """Everything waiting, as one write; empty after `timeout` with nothing.
+        The caller writes it, then calls `written`."""
         if not self.frames and not self.ready.wait(timeout):
             return b""
-        self.ready.clear()
-        taken = []
-        while self.frames:
-            taken.append(self.frames.popleft())
-        return b"".join(taken)
+        with self._lock:
+            self.ready.clear()
+            taken = b"".join(self.frames)
+            self.frames.clear()
+            self._writing = bool(taken)
+        return taken
+
+    def written(self) -> None:
+        with self._lock:
+            self._writing = False
+
+    def detach(self) -> None:
+        """No more direct writes: the socket is about to be closed."""
+        with self._lock:
+            self._socket = None
 
 
 class Hub(ReconnectingConsumer):
@@ -71,13 +110,16 @@ class Hub(ReconnectingConsumer):
         self.delivered_total = 0
         self._thread: threading.Thread | None = None
 
-    def subscribe(self, user_id: str) -> Subscriber:
-        subscriber = Subscriber(user_id)
+    def subscribe(self, user_id: str, sock=None, first: bytes = b"") -> Subscriber:
+        """`first` goes out before anything delivered; with `sock`, frames are
+        written straight to it when it can take them."""
+        subscriber = Subscriber(user_id, sock, first)
         with self._lock:
             self._subscribers[user_id].add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
+        subscriber.detach()
         with self._lock:
             group = self._subscribers.get(subscriber.user_id)
             if group is not None:

@@ -1,11 +1,13 @@
 """The gateway in front of the in-process platform (what `make run` starts)."""
 import json
+import socket
 
 import pytest
 from kombu import Connection, Queue
 
 from gateway.app import GatewayConfig, create_app
 from gateway.backends import HttpBackend
+from gateway.realtime import Subscriber
 from gateway.routes import resolve
 from services.common.bus import events_exchange
 from services.common.config import SERVICES
@@ -136,3 +138,85 @@ def test_a_service_that_is_down_gives_503_and_not_ready():
 ])
 def test_route_table(path, method, expected):
     assert resolve(path, method) == expected
+
+
+def test_realtime_frames_go_straight_to_the_socket_in_order_and_wait_when_it_is_full():
+    """A frame is written at once when nothing waits before it; when the socket
+    is full, frames queue for the stream's loop and nothing overtakes them."""
+    server, client = socket.socketpair()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    try:
+        subscriber = Subscriber("u1", server, first=b"ready;")
+        subscriber.offer(b"one;")  # behind stream.ready, which the loop has not written yet
+        assert subscriber.take(timeout=0) == b"ready;one;"
+        server.sendall(b"ready;one;")
+        subscriber.written()
+        subscriber.offer(b"two;")  # nothing waits: straight to the socket
+        assert subscriber.take(timeout=0) == b""
+        assert client.recv(100) == b"ready;one;two;"
+
+        frames = [f"{n:06d}".encode() * 500 for n in range(200)]  # 3 KB each, far beyond the buffers
+        for frame in frames:
+            subscriber.offer(frame)
+        assert subscriber.frames, "a full socket makes frames wait"
+        received = bytearray()
+        while len(received) < sum(map(len, frames)):
+            pending = subscriber.take(timeout=0)
+            if pending:
+                server.setblocking(False)
+                while pending:
+                    try:
+                        pending = pending[server.send(pending):]
+                    except BlockingIOError:
+                        received += client.recv(1 << 20)
+                subscriber.written()
+            received += client.recv(1 << 20)
+        assert bytes(received) == b"".join(frames)
+    finally:
+        server.close()
+        client.close()
+
+
+def test_a_frame_for_a_closed_socket_is_kept_for_the_loop_that_will_find_out():
+    server, client = socket.socketpair()
+    subscriber = Subscriber("u1", server)
+    client.close()
+    server.close()
+    subscriber.offer(b"late;")
+    assert subscriber.take(timeout=0) == b"late;"
+
+
+def test_small_answers_are_passed_on_whole_and_large_ones_streamed():
+    """A small JSON answer keeps its length (one write to the client); a large
+    download is streamed without being held in memory."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    large = b"x" * (200 * 1024)
+
+    class Service(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self):
+            body = large if self.path == "/large" else b'{"ok": true}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Service)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        backend = HttpBackend(f"http://127.0.0.1:{server.server_port}")
+        status, headers, content = backend.forward("GET", "/small", b"", {}, None)
+        assert (status, content) == (200, b'{"ok": true}')
+        assert "content-length" not in {name.lower() for name, _ in headers}  # the gateway sets its own
+        status, _headers, content = backend.forward("GET", "/large", b"", {}, None)
+        assert not isinstance(content, bytes)
+        assert b"".join(content) == large
+    finally:
+        server.shutdown()
+        server.server_close()
