@@ -34,7 +34,7 @@ from kombu import Connection, Exchange, Producer, Queue, binding
 from kombu.mixins import ConsumerMixin
 
 from .clock import isoformat, utcnow
-from .db import KitModels, is_postgres
+from .db import KitModels, Statement, is_postgres
 from .logs import correlation_id
 
 log = logging.getLogger(__name__)
@@ -144,13 +144,18 @@ class Outbox:
         self.kit = kit
         self.publishes = frozenset(publishes)
         self._on_write = on_write
+        # Every change writes here: the statement is written out, not built each time.
+        self._insert = Statement(kit.Outbox._meta.database, f"""
+            INSERT INTO {kit.Outbox._meta.table_name} (event_id, routing_key, body, created_at, attempts,
+                                                       next_attempt_at)
+            VALUES (%s, %s, %s, %s, 0, %s)""")
 
     def add(self, event_type: str, data: dict, org_id: str | None = None) -> dict:
         if event_type not in self.publishes:
             raise ValueError(f"{self.service} does not declare the event {event_type!r}")
         envelope = make_envelope(event_type, data, producer=self.service, org_id=org_id)
-        self.kit.Outbox.create(event_id=envelope["id"], routing_key=event_type,
-                               body=json.dumps(envelope, ensure_ascii=False))
+        now = utcnow()
+        self._insert.execute(envelope["id"], event_type, json.dumps(envelope, ensure_ascii=False), now, now)
         if self._on_write:
             self._on_write()
         return envelope

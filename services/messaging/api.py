@@ -165,8 +165,7 @@ def accept_link(body, token):
 @blp.response(201, schemas.Message)
 @blp.doc(security=BEARER)
 def post_message(body, chat_id):
-    _, shown = messages.post(outbox(), current_user(), chat_id, body["text"], body["file_ids"], body["reply_to"])
-    return shown
+    return messages.post(outbox(), current_user(), chat_id, body["text"], body["file_ids"], body["reply_to"])
 
 
 @blp.route("/chats/<chat_id>/messages", methods=["GET"])

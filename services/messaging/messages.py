@@ -4,6 +4,7 @@ notices the platform itself posts."""
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import datetime
 
 from peewee import fn
@@ -11,10 +12,12 @@ from peewee import fn
 from services.common.auth import Principal
 from services.common.bus import Outbox
 from services.common.clock import isoformat, utcnow
+from services.common.db import Statement
 from services.common.errors import Forbidden, NotFound, Unprocessable
+from services.common.ids import new_id
 
 from . import chats, directory, events
-from .models import Block, Chat, ChatMember, Message, MessageFile, Poll, StoredFile, db
+from .models import Block, Chat, ChatMember, Message, MessageFile, Person, Poll, StoredFile, VerifiedTeacher, db
 from .push import push
 
 MAX_TEXT = 4000
@@ -57,40 +60,68 @@ def blocked_until(chat_id: str, user_id: str) -> datetime | None:
     return block.until if block else None
 
 
-def may_post(chat: Chat, mine: ChatMember, blocked: datetime | None) -> None:
+def may_post(chat: Chat | _Poster, role: str, blocked: datetime | None) -> None:
     """Channels are read-only but for their moderators; a member blocked by
     moderation does not post until the block ends."""
     chats.writable(chat)
-    if chat.kind == "channel" and mine.role != "moderator":
+    if chat.kind == "channel" and role != "moderator":
         raise Forbidden("Only the channel's administrators post here.", code="channel_read_only")
     if blocked is not None and blocked > utcnow():
         raise Forbidden("You are blocked in this chat for breaking its rules.", code="blocked",
                         details={"until": isoformat(blocked)})
 
 
-def _poster(user_id: str, chat_id: str) -> tuple[Chat, ChatMember]:
-    """The chat, the author's membership and any block of theirs, in one query:
-    posting is the platform's busiest request."""
-    block = (Block.select(Block.until)
-             .where((Block.chat_id == ChatMember.chat) & (Block.user_id == ChatMember.user_id)))
-    mine = (ChatMember.select(ChatMember, Chat, block.alias("blocked_until")).join(Chat)
-            .where(ChatMember.chat == chat_id, ChatMember.user_id == user_id, ChatMember.left_at.is_null())
-            .first())
-    if mine is None:
+# Posting is the platform's busiest request: its statements are written out
+# (services.common.db.Statement) and it reads everything it checks in one query.
+_POSTER = Statement(db, f"""
+    SELECT c.org_id, c.kind, c.archived_at, m.role,
+           (SELECT b.until FROM {Block._meta.table_name} b WHERE b.chat_id = m.chat_id AND b.user_id = m.user_id),
+           p.display_name,
+           (SELECT COUNT(*) FROM {VerifiedTeacher._meta.table_name} v
+             WHERE v.org_id = c.org_id AND v.user_id = m.user_id),
+           (SELECT {{agg_ids}}(o.user_id, ',') FROM {ChatMember._meta.table_name} o
+             WHERE o.chat_id = c.id AND o.left_at IS NULL)
+      FROM {ChatMember._meta.table_name} m
+      JOIN {Chat._meta.table_name} c ON c.id = m.chat_id
+      LEFT JOIN {Person._meta.table_name} p ON p.user_id = m.user_id
+     WHERE m.chat_id = %s AND m.user_id = %s AND m.left_at IS NULL
+     LIMIT 1""")
+_NEXT_SEQ = Statement(db, f"""
+    UPDATE {Chat._meta.table_name} SET last_seq = last_seq + 1, last_message_at = %s WHERE id = %s
+    RETURNING last_seq""")
+_INSERT_MESSAGE = Statement(db, f"""
+    INSERT INTO {Message._meta.table_name} (id, chat_id, seq, kind, author_id, text, reply_to, created_at)
+    VALUES (%s, %s, %s, 'text', %s, %s, %s, %s)""")
+
+
+@dataclass
+class _Poster:
+    """What posting needs to know about the chat and its author."""
+    org_id: str
+    kind: str
+    archived_at: datetime | None
+    role: str
+    blocked_until: datetime | None
+    author: dict
+    member_ids: list[str]
+
+
+def _poster(user_id: str, chat_id: str) -> _Poster:
+    row = _POSTER.execute(chat_id, user_id).fetchone()
+    if row is None:
         raise NotFound("No such chat.")
-    may_post(mine.chat, mine, Block.until.python_value(mine.blocked_until))
-    return mine.chat, mine
+    org_id, kind, archived_at, role, blocked_until, display_name, verified, members = row
+    return _Poster(org_id, kind, Chat.archived_at.python_value(archived_at), role,
+                   Block.until.python_value(blocked_until),
+                   {"id": user_id, "display_name": display_name or "", "teacher_verified": bool(verified)},
+                   members.split(",") if members else [])
 
 
-def _next_seq(chat: Chat) -> int:
+def _next_seq(chat_id: str) -> int:
     """The chat row stays locked from here to the commit: messages of one chat
     get consecutive numbers, other chats are not held up. Callers take the
     number last, just before they write, to keep that lock short."""
-    now = utcnow()
-    row = (Chat.update(last_seq=Chat.last_seq + 1, last_message_at=now).where(Chat.id == chat.id)
-           .returning(Chat.last_seq).execute())
-    chat.last_seq, chat.last_message_at = list(row)[0].last_seq, now
-    return chat.last_seq
+    return _NEXT_SEQ.execute(utcnow(), chat_id).fetchone()[0]
 
 
 def _attachable(user_id: str, file_ids: list[str]) -> list[StoredFile]:
@@ -106,40 +137,44 @@ def _attachable(user_id: str, file_ids: list[str]) -> list[StoredFile]:
 
 
 def post(outbox: Outbox, user: Principal, chat_id: str, text: str, file_ids: list[str],
-         reply_to: str | None) -> tuple[Chat, dict]:
+         reply_to: str | None) -> dict:
     text = text.strip()
     if not text and not file_ids:
         raise Unprocessable("A message has text or files.", details={"fields": {"text": ["Empty message."]}})
     with db.atomic():
-        chat, mine = _poster(user.id, chat_id)
+        poster = _poster(user.id, chat_id)
+        may_post(poster, poster.role, poster.blocked_until)
         files = _attachable(user.id, file_ids) if file_ids else []
         if reply_to is not None and not Message.select().where(
-                Message.id == reply_to, Message.chat == chat, Message.deleted_at.is_null()).exists():
+                Message.id == reply_to, Message.chat == chat_id, Message.deleted_at.is_null()).exists():
             raise Unprocessable("Some fields are not valid.", details={"fields": {"reply_to": ["No such message here."]}})
-        author = directory.people(chat.org_id, [user.id])[user.id]
-        message = Message.create(chat=chat, seq=_next_seq(chat), author_id=user.id, text=text, reply_to=reply_to)
+        message_id, now = new_id(), utcnow()
+        seq = _next_seq(chat_id)
+        _INSERT_MESSAGE.execute(message_id, chat_id, seq, user.id, text, reply_to, now)
         for position, stored in enumerate(files):
-            MessageFile.create(message=message, file=stored, position=position)
+            MessageFile.insert(message=message_id, file=stored, position=position).execute()
         outbox.add(events.MESSAGE_CREATED, {
-            "message_id": message.id, "chat_id": chat.id, "org_id": chat.org_id, "author_id": user.id,
+            "message_id": message_id, "chat_id": chat_id, "org_id": poster.org_id, "author_id": user.id,
             "text": text, "file_ids": [f.id for f in files], "reply_to": reply_to,
-            "created_at": isoformat(message.created_at)}, org_id=chat.org_id)
-    shown = _shown(message, author, [{"id": f.id, "name": f.name, "size": f.size, "content_type": f.content_type}
-                                     for f in files])
-    push(chats.member_ids(chat.id), "message.created", shown)
-    return chat, shown
+            "created_at": isoformat(now)}, org_id=poster.org_id)
+    shown = {"id": message_id, "chat_id": chat_id, "seq": seq, "kind": "text", "author": poster.author,
+             "text": text, "reply_to": reply_to,
+             "files": [{"id": f.id, "name": f.name, "size": f.size, "content_type": f.content_type} for f in files],
+             "poll_id": None, "created_at": isoformat(now), "edited_at": None}
+    push(poster.member_ids, "message.created", shown)
+    return shown
 
 
 def post_notice(chat: Chat, text: str) -> dict:
     """The platform speaks in a chat (a rules reminder, a call that started)."""
-    message = Message.create(chat=chat, seq=_next_seq(chat), kind="notice", author_id=None, text=text)
+    message = Message.create(chat=chat, seq=_next_seq(chat.id), kind="notice", author_id=None, text=text)
     shown = view(chat, message)
     push(chats.member_ids(chat.id), "message.created", shown)
     return shown
 
 
 def post_poll_message(chat: Chat, author_id: str, poll: Poll) -> Message:
-    return Message.create(chat=chat, seq=_next_seq(chat), kind="poll", author_id=author_id,
+    return Message.create(chat=chat, seq=_next_seq(chat.id), kind="poll", author_id=author_id,
                           text=poll.question, poll_id=poll.id)
 
 
@@ -159,7 +194,7 @@ def edit(outbox: Outbox, user: Principal, message_id: str, text: str) -> dict:
             raise Forbidden("Polls and notices are not edited.", code="not_editable")
         if message.author_id != user.id:
             raise Forbidden("Only the author edits a message.")
-        may_post(chat, mine, blocked_until(chat.id, user.id))
+        may_post(chat, mine.role, blocked_until(chat.id, user.id))
         if not text and not MessageFile.select().where(MessageFile.message == message).exists():
             raise Unprocessable("A message has text or files.", details={"fields": {"text": ["Empty message."]}})
         message.text, message.edited_at = text, utcnow()

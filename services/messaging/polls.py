@@ -52,7 +52,7 @@ def create(outbox: Outbox, user: Principal, chat_id: str, question: str, options
         raise Unprocessable("Some fields are not valid.", details={"fields": {"closes_at": ["Must be in the future."]}})
     with db.atomic():
         chat, mine = chats.visible(user.id, chat_id)
-        messages.may_post(chat, mine, messages.blocked_until(chat.id, user.id))
+        messages.may_post(chat, mine.role, messages.blocked_until(chat.id, user.id))
         poll = Poll.create(chat=chat, created_by=user.id, question=question.strip(), multiple=multiple,
                            anonymous=anonymous, closes_at=closes_at)
         for position, text in enumerate(options):
