@@ -7,8 +7,9 @@
   rows that were refused, returned or never confirmed stay and are retried.
 - `EventConsumer` consumes the service's queue with a bounded prefetch, records
   every handled event id in `processed_events` in the same transaction as the
-  handler's effects, retries a failing event through `<service>.retry` and after
-  a bounded number of tries moves it to `<service>.dlq`. It reconnects by itself.
+  handler's effects (events that arrived together share one transaction),
+  retries a failing event through `<service>.retry` and after a bounded number
+  of tries moves it to `<service>.dlq`. It reconnects by itself.
   Only one replica of a service consumes at a time (single active consumer), so
   events are handled in the order they were published.
 - `RealtimePublisher` pushes transient envelopes to `sferum.realtime`.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import threading
 import time
 import uuid
@@ -50,6 +52,8 @@ retry_exchange = Exchange(RETRY_EXCHANGE, type="direct", durable=True)
 realtime_exchange = Exchange(REALTIME_EXCHANGE, type="fanout", durable=True)
 
 UNROUTED_RETRY_MAX_S = 3600.0
+# How long a consumer that holds events waits for more before handling them.
+TAKE_IN_SECONDS = 0.001
 
 ENVELOPE_FIELDS = ("id", "type", "version", "occurred_at", "producer", "org_id",
                    "correlation_id", "data")
@@ -57,6 +61,14 @@ ENVELOPE_FIELDS = ("id", "type", "version", "occurred_at", "producer", "org_id",
 
 class BrokerUnavailable(Exception):
     pass
+
+
+class _FailedInBatch(Exception):
+    """The handler of the event at `index` failed (None: an event came twice)."""
+
+    def __init__(self, index: int | None):
+        super().__init__(index)
+        self.index = index
 
 
 def is_memory(url: str) -> bool:
@@ -300,6 +312,10 @@ class EventHandlers:
 
         @handlers.on("orgstructure.member.expelled")
         def member_expelled(event): ...
+
+    A handler's effects are its database writes and its realtime pushes, both
+    undone when it or another event of the same transaction fails; so it may
+    run again for the same event, as after any redelivery.
     """
 
     def __init__(self):
@@ -353,7 +369,9 @@ class EventConsumer(ReconnectingConsumer):
         self.connection = connect(amqp_url, heartbeat=20)
         self._publisher: Connection | None = None
         self.handled_total = 0
+        self.handled_together_total = 0  # of those, applied in a transaction with others
         self.ready = threading.Event()
+        self._pending: list = []
 
     # ConsumerMixin calls these.
     def get_consumers(self, consumer_class, channel):
@@ -375,21 +393,110 @@ class EventConsumer(ReconnectingConsumer):
         self.should_stop = True
 
     def on_message(self, message) -> None:
+        # Taken in here; `consume` handles it together with what came with it.
+        self._pending.append(message)
+
+    def consume(self, limit=None, timeout=None, safety_interval=1, **kwargs):
+        """kombu's consuming loop, except that the events the broker has already
+        sent are all taken in before any is handled: events that arrive together
+        are handled in one database transaction, not one each."""
+        self._pending = []  # the unacknowledged ones of a lost connection come again
+        with self.consumer_context(**kwargs) as (connection, _channel, _consumers):
+            while not self.should_stop:
+                try:
+                    connection.drain_events(timeout=TAKE_IN_SECONDS if self._pending else safety_interval)
+                    taken_all = len(self._pending) >= self.prefetch
+                except socket.timeout:
+                    taken_all = True
+                    if not self._pending:
+                        connection.heartbeat_check()
+                except OSError:
+                    if self.should_stop:
+                        break
+                    raise
+                if taken_all and self._pending:
+                    batch, self._pending = self._pending, []
+                    self._apply([event for event in map(self._parse, batch) if event is not None])
+                yield
+
+    def _apply(self, events: list) -> None:
+        """One transaction for all of `events`. When one of them fails, the ones
+        before it are applied together again, it is handled alone (and retried
+        or dead-lettered), and the ones after it are applied as a batch."""
+        if len(events) < 2:
+            for event in events:
+                self._handle_alone(*event)
+            return
+        try:
+            self._handle_together(events)
+        except _FailedInBatch as failure:
+            if failure.index is None:  # an event came twice: sorted out one by one
+                for event in events:
+                    self._handle_alone(*event)
+                return
+            self._apply(events[:failure.index])
+            self._handle_alone(*events[failure.index])
+            self._apply(events[failure.index + 1:])
+            return
+        except (peewee.OperationalError, peewee.InterfaceError) as error:
+            log.warning("database unavailable while handling %d events: %s", len(events), error)
+            time.sleep(1.0)
+            for message, _envelope, _handler in events:
+                message.requeue()
+            return
+        for message, envelope, _handler in events:
+            message.ack()
+            log.info("handled %s (applied)", envelope["type"], extra=self._log_extra(envelope))
+        self.handled_total += len(events)
+        self.handled_together_total += len(events)
+        if self.after_commit:
+            self.after_commit()
+
+    def _parse(self, message):
+        """(message, envelope, handler), or None for a message that can never be
+        handled, which goes to the dead letters at once."""
         try:
             envelope = json.loads(message.body)
-            event_id, event_type = str(envelope["id"]), str(envelope["type"])
+            envelope["id"], envelope["type"] = str(envelope["id"]), str(envelope["type"])
             if not isinstance(envelope.get("data"), dict):
                 raise ValueError("data is not an object")
         except (ValueError, KeyError, TypeError) as error:
             self._dead_letter(message, f"malformed envelope: {error}", attempts=0)
-            return
-        handler = self.handlers.by_type.get(event_type)
+            return None
+        handler = self.handlers.by_type.get(envelope["type"])
         if handler is None:
-            self._dead_letter(message, f"no handler for {event_type}", attempts=0)
-            return
+            self._dead_letter(message, f"no handler for {envelope['type']}", attempts=0)
+            return None
+        return message, envelope, handler
+
+    def _log_extra(self, envelope: dict) -> dict:
+        return {"event_id": envelope["id"], "event_type": envelope["type"], "service": self.service}
+
+    def _handle_together(self, events) -> None:
+        with self.db.connection_context(), self._deferred_pushes():
+            with self.db.atomic():
+                try:
+                    self.kit.ProcessedEvent.insert_many(
+                        [{"event_id": envelope["id"], "event_type": envelope["type"]} for _, envelope, _ in events]
+                    ).execute()
+                except peewee.IntegrityError:
+                    raise _FailedInBatch(None) from None
+                for index, (_message, envelope, handler) in enumerate(events):
+                    token = correlation_id.set(envelope.get("correlation_id"))
+                    try:
+                        handler(envelope)
+                    except (peewee.OperationalError, peewee.InterfaceError):
+                        raise
+                    except Exception as error:
+                        raise _FailedInBatch(index) from error
+                    finally:
+                        correlation_id.reset(token)
+
+    def _handle_alone(self, message, envelope: dict, handler) -> None:
+        event_id, event_type = envelope["id"], envelope["type"]
         attempts = int((message.headers or {}).get("x-attempts", 0)) + 1
         token = correlation_id.set(envelope.get("correlation_id"))
-        extra = {"event_id": event_id, "event_type": event_type, "service": self.service}
+        extra = self._log_extra(envelope)
         try:
             outcome = self._handle(handler, envelope, event_id, event_type)
         except (peewee.OperationalError, peewee.InterfaceError) as error:

@@ -107,6 +107,10 @@ class _RuntimeCollector:
                                     labels=["service"])
         handled.add_metric([runtime.name], runtime.consumer.handled_total if runtime.consumer else 0)
         yield handled
+        together = GaugeMetricFamily("events_handled_together",
+                                     "Of those, events applied in one transaction with others", labels=["service"])
+        together.add_metric([runtime.name], runtime.consumer.handled_together_total if runtime.consumer else 0)
+        yield together
 
 
 def create_service_app(runtime: ServiceRuntime, blueprints, *, title: str,

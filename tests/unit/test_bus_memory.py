@@ -1,5 +1,6 @@
 """The same bus code on the embedded mode's in-memory transport and SQLite."""
 import pytest
+from kombu import Connection
 
 from services.common.testing.busnode import GOOD, POISON, BusNode, settle
 from services.common.testing.helpers import reset_memory_bus, wait_for
@@ -40,11 +41,35 @@ def test_failing_handler_is_retried_then_dead_lettered(nodes):
     producer.start_relay()
     producer.publish(POISON, {"user_id": "p", "org_id": "o", "approved_by": "a"})
     settle(producer, consumer)
-    wait_for(lambda: consumer.calls["poison"] == 2, message="two tries")
-    from kombu import Connection
+    assert_dead_lettered_after(2)
+
+
+def assert_dead_lettered_after(tries: int) -> None:
     with Connection("memory://") as connection:
         dead = connection.SimpleQueue("orgstructure.dlq")
-        message = dead.get(timeout=5)
-        assert message.headers["x-attempts"] == 2
+        message = dead.get(timeout=15)
+        assert message.headers["x-attempts"] == tries
+        assert message.headers["x-error"] == "RuntimeError('this handler always fails')"
         message.ack()
         dead.close()
+
+
+def test_events_that_arrive_together_are_applied_together_and_a_failing_one_alone(nodes):
+    """Five events wait in the queue before the consumer starts: the first batch
+    fails on the second event, which is retried alone; the events before and
+    after it are applied, those after it together in one transaction."""
+    consumer = nodes("orgstructure", max_attempts=2)
+    with Connection("memory://") as connection:
+        consumer.consumer.queues.declare(connection.default_channel)
+    producer = nodes("identity")
+    producer.publish(GOOD, {"user_id": "m0", "display_name": "m"})
+    producer.publish(POISON, {"user_id": "p", "org_id": "o", "approved_by": "a"})
+    for n in (1, 2, 3):
+        producer.publish(GOOD, {"user_id": f"m{n}", "display_name": "m"})
+    producer.start_relay()
+    wait_for(lambda: not producer.outbox_rows(), message="all five in the queue")
+    consumer.start_consumer()
+    settle(producer, consumer)
+    assert [consumer.effects(f"m{n}") for n in range(4)] == [1, 1, 1, 1]
+    assert consumer.consumer.handled_together_total >= 3
+    assert_dead_lettered_after(2)
