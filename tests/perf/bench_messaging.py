@@ -7,8 +7,8 @@ accepted its rules. Every member keeps a WebSocket open. Senders then post
 messages at fixed offered rates into random class chats; receivers time every
 delivery to every other member. Printed for each rate: messages/s accepted,
 send->delivered latency p50/p95/p99, deliveries lost; then each process's peak
-memory (VmHWM). `--profile` samples the messaging and gateway workers with
-py-spy during the step at `--profile-rate`.
+memory (VmHWM). `--profile` samples the messaging, orgstructure and gateway
+workers with py-spy during the step at `--profile-rate`.
 
     make bench                     # defaults below
     make bench BENCH_ARGS="--schools 10 --rates 100,300"
@@ -308,11 +308,11 @@ def main(argv: list[str]) -> int:
 
 
 def profile_workers(cluster: Cluster, rates: list[int], args, work: Path) -> None:
-    """py-spy the messaging and gateway workers for the profiled step."""
+    """py-spy the messaging, orgstructure and gateway workers for the profiled step."""
     step = rates.index(args.profile_rate) if args.profile_rate in rates else 0
     time.sleep(step * (args.duration + 3) + 2)
     targets = {f"{label}-{pid}": pid for label, process in cluster.processes
-               if label in ("messaging",) or label.startswith("gateway")
+               if label in ("messaging", "orgstructure") or label.startswith("gateway")
                for pid in workers_of(process.pid)}
     spy = str(Path(sys.executable).with_name("py-spy"))
     spies = {name: subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(args.duration - 4)),
