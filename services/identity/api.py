@@ -49,7 +49,7 @@ def _send_code(channel: str, destination: str):
 
 
 @blp.route("/auth/otp", methods=["POST"])
-@blp.arguments(schemas.PhoneCodeRequest)
+@blp.arguments(schemas.PhoneCodeRequest())
 @blp.response(202, schemas.CodeSent)
 @blp.alt_response(429, schema=ErrorSchema, description="Too many codes; see Retry-After")
 def send_phone_code(body):
@@ -58,7 +58,7 @@ def send_phone_code(body):
 
 
 @blp.route("/auth/email-otp", methods=["POST"])
-@blp.arguments(schemas.EmailCodeRequest)
+@blp.arguments(schemas.EmailCodeRequest())
 @blp.response(202, schemas.CodeSent)
 @blp.alt_response(429, schema=ErrorSchema, description="Too many codes; see Retry-After")
 def send_email_code(body):
@@ -67,7 +67,7 @@ def send_email_code(body):
 
 
 @blp.route("/auth/token", methods=["POST"])
-@blp.arguments(schemas.TokenRequest)
+@blp.arguments(schemas.TokenRequest())
 @blp.response(200, schemas.TokenPair)
 @blp.alt_response(400, schema=ErrorSchema, description="Wrong or expired code")
 def sign_in(body):
@@ -81,7 +81,7 @@ def sign_in(body):
 
 
 @blp.route("/auth/refresh", methods=["POST"])
-@blp.arguments(schemas.RefreshRequest)
+@blp.arguments(schemas.RefreshRequest())
 @blp.response(200, schemas.TokenPair)
 @blp.alt_response(401, schema=ErrorSchema)
 def refresh(body):
@@ -106,7 +106,7 @@ def me():
 
 
 @blp.route("/me", methods=["PATCH"])
-@blp.arguments(schemas.ProfileUpdate)
+@blp.arguments(schemas.ProfileUpdate())
 @blp.response(200, schemas.OwnProfile)
 @blp.doc(security=BEARER)
 def update_me(body):
@@ -132,7 +132,7 @@ def jwks():
 
 
 @blp.route("/dev/outbox", methods=["GET"])
-@blp.arguments(schemas.OutboxQuery, location="query")
+@blp.arguments(schemas.OutboxQuery(), location="query")
 @blp.response(200, schemas.DevOutbox)
 def dev_outbox(query):
     """What the console providers sent (only with SFERUM_DEV=1)."""
@@ -151,7 +151,7 @@ def dev_outbox(query):
 
 
 @blp.route("/verifications", methods=["POST"])
-@blp.arguments(schemas.VerificationRequest)
+@blp.arguments(schemas.VerificationRequest())
 @blp.response(201, schemas.Verification)
 @blp.doc(security=BEARER)
 def request_verification(body):
@@ -160,7 +160,7 @@ def request_verification(body):
 
 
 @blp.route("/orgs/<org_id>/verifications", methods=["GET"])
-@blp.arguments(schemas.VerificationQuery, location="query")
+@blp.arguments(schemas.VerificationQuery(), location="query")
 @blp.response(200, schemas.VerificationPage)
 @blp.doc(security=BEARER)
 def list_verifications(query, org_id):

@@ -26,7 +26,7 @@ def storage():
 # Chats.
 
 @blp.route("/chats", methods=["GET"])
-@blp.arguments(PageQuery, location="query")
+@blp.arguments(PageQuery(), location="query")
 @blp.response(200, schemas.ChatListPage)
 @blp.doc(security=BEARER)
 def my_chats(query):
@@ -39,7 +39,7 @@ def my_chats(query):
 
 @blp.route("/chats", methods=["POST"])
 @idempotent
-@blp.arguments(schemas.ChatCreate)
+@blp.arguments(schemas.ChatCreate())
 @blp.response(201, schemas.Chat)
 @blp.doc(security=BEARER)
 def create_chat(body):
@@ -63,7 +63,7 @@ def get_chat(chat_id):
 
 
 @blp.route("/chats/<chat_id>", methods=["PATCH"])
-@blp.arguments(schemas.ChatUpdate)
+@blp.arguments(schemas.ChatUpdate())
 @blp.response(200, schemas.Chat)
 @blp.doc(security=BEARER)
 def update_chat(body, chat_id):
@@ -74,7 +74,7 @@ def update_chat(body, chat_id):
 
 
 @blp.route("/chats/<chat_id>/members", methods=["GET"])
-@blp.arguments(PageQuery, location="query")
+@blp.arguments(PageQuery(), location="query")
 @blp.response(200, schemas.ChatMemberPage)
 @blp.doc(security=BEARER)
 def chat_members(query, chat_id):
@@ -91,7 +91,7 @@ def leave_chat(chat_id):
 # Invitations and links.
 
 @blp.route("/me/chat-invitations", methods=["GET"])
-@blp.arguments(PageQuery, location="query")
+@blp.arguments(PageQuery(), location="query")
 @blp.response(200, schemas.InvitationPage)
 @blp.doc(security=BEARER)
 def my_invitations(query):
@@ -102,7 +102,7 @@ def my_invitations(query):
 
 
 @blp.route("/chat-invitations/<invitation_id>/accept", methods=["POST"])
-@blp.arguments(schemas.RulesAcceptance)
+@blp.arguments(schemas.RulesAcceptance())
 @blp.response(200, schemas.Chat)
 @blp.doc(security=BEARER)
 def accept_invitation(body, invitation_id):
@@ -121,7 +121,7 @@ def decline_invitation(invitation_id):
 
 @blp.route("/chats/<chat_id>/invites", methods=["POST"])
 @idempotent
-@blp.arguments(schemas.LinkCreate)
+@blp.arguments(schemas.LinkCreate())
 @blp.response(201, schemas.Link)
 @blp.doc(security=BEARER)
 def create_link(body, chat_id):
@@ -148,7 +148,7 @@ def preview_link(token):
 
 
 @blp.route("/chat-invites/<token>/accept", methods=["POST"])
-@blp.arguments(schemas.RulesAcceptance)
+@blp.arguments(schemas.RulesAcceptance())
 @blp.response(200, schemas.Chat)
 @blp.doc(security=BEARER)
 def accept_link(body, token):
@@ -161,7 +161,7 @@ def accept_link(body, token):
 
 @blp.route("/chats/<chat_id>/messages", methods=["POST"])
 @idempotent
-@blp.arguments(schemas.MessageCreate)
+@blp.arguments(schemas.MessageCreate())
 @blp.response(201, schemas.Message)
 @blp.doc(security=BEARER)
 def post_message(body, chat_id):
@@ -169,7 +169,7 @@ def post_message(body, chat_id):
 
 
 @blp.route("/chats/<chat_id>/messages", methods=["GET"])
-@blp.arguments(schemas.HistoryQuery, location="query")
+@blp.arguments(schemas.HistoryQuery(), location="query")
 @blp.response(200, schemas.MessagePage)
 @blp.doc(security=BEARER)
 def history(query, chat_id):
@@ -178,7 +178,7 @@ def history(query, chat_id):
 
 
 @blp.route("/messages/<message_id>", methods=["PATCH"])
-@blp.arguments(schemas.MessageEdit)
+@blp.arguments(schemas.MessageEdit())
 @blp.response(200, schemas.Message)
 @blp.doc(security=BEARER)
 def edit_message(body, message_id):
@@ -193,7 +193,7 @@ def delete_message(message_id):
 
 
 @blp.route("/chats/<chat_id>/read", methods=["POST"])
-@blp.arguments(schemas.ReadMark)
+@blp.arguments(schemas.ReadMark())
 @blp.response(200, schemas.ReadState)
 @blp.doc(security=BEARER)
 def mark_read(body, chat_id):
@@ -203,7 +203,7 @@ def mark_read(body, chat_id):
 # Files.
 
 @blp.route("/files", methods=["POST"])
-@blp.arguments(schemas.FileUpload, location="files")
+@blp.arguments(schemas.FileUpload(), location="files")
 @blp.response(201, schemas.File)
 @blp.doc(security=BEARER)
 def upload_file(body):
@@ -233,7 +233,7 @@ def download_file(file_id):
 
 @blp.route("/chats/<chat_id>/polls", methods=["POST"])
 @idempotent
-@blp.arguments(schemas.PollCreate)
+@blp.arguments(schemas.PollCreate())
 @blp.response(201, schemas.Poll)
 @blp.doc(security=BEARER)
 def create_poll(body, chat_id):
@@ -250,7 +250,7 @@ def get_poll(poll_id):
 
 @blp.route("/polls/<poll_id>/votes", methods=["POST"])
 @idempotent
-@blp.arguments(schemas.VoteCreate)
+@blp.arguments(schemas.VoteCreate())
 @blp.response(200, schemas.Poll)
 @blp.doc(security=BEARER)
 def vote(body, poll_id):

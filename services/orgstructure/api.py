@@ -30,7 +30,7 @@ def access(org_id: str) -> Access:
 
 
 @blp.route("/regions", methods=["GET"])
-@blp.arguments(PageQuery, location="query")
+@blp.arguments(PageQuery(), location="query")
 @blp.response(200, schemas.RegionPage)
 def regions(query):
     """Regions served by the operator."""
@@ -38,7 +38,7 @@ def regions(query):
 
 
 @blp.route("/applications", methods=["POST"])
-@blp.arguments(schemas.ApplicationCreate)
+@blp.arguments(schemas.ApplicationCreate())
 @blp.response(201, schemas.Application)
 @blp.doc(security=BEARER)
 def submit_application(body):
@@ -54,7 +54,7 @@ def submit_application(body):
 
 
 @blp.route("/applications", methods=["GET"])
-@blp.arguments(schemas.ApplicationQuery, location="query")
+@blp.arguments(schemas.ApplicationQuery(), location="query")
 @blp.response(200, schemas.ApplicationPage)
 @blp.doc(security=BEARER)
 def list_applications(query):
@@ -72,7 +72,7 @@ def approve_application(application_id):
 
 
 @blp.route("/applications/<application_id>/reject", methods=["POST"])
-@blp.arguments(schemas.Rejection)
+@blp.arguments(schemas.Rejection())
 @blp.response(200, schemas.Application)
 @blp.doc(security=BEARER)
 def reject_application(body, application_id):
@@ -80,7 +80,7 @@ def reject_application(body, application_id):
 
 
 @blp.route("/me/orgs", methods=["GET"])
-@blp.arguments(PageQuery, location="query")
+@blp.arguments(PageQuery(), location="query")
 @blp.response(200, schemas.MyOrgPage)
 @blp.doc(security=BEARER)
 def my_orgs(query):
@@ -96,7 +96,7 @@ def get_org(org_id):
 
 
 @blp.route("/orgs/<org_id>", methods=["PATCH"])
-@blp.arguments(schemas.OrganisationUpdate)
+@blp.arguments(schemas.OrganisationUpdate())
 @blp.response(200, schemas.Organisation)
 @blp.doc(security=BEARER)
 def update_org(body, org_id):
@@ -105,7 +105,7 @@ def update_org(body, org_id):
 
 
 @blp.route("/orgs/<org_id>/units", methods=["GET"])
-@blp.arguments(schemas.UnitQuery, location="query")
+@blp.arguments(schemas.UnitQuery(), location="query")
 @blp.response(200, schemas.UnitPage)
 @blp.doc(security=BEARER)
 def list_units(query, org_id):
@@ -114,7 +114,7 @@ def list_units(query, org_id):
 
 
 @blp.route("/orgs/<org_id>/units", methods=["POST"])
-@blp.arguments(schemas.UnitCreate)
+@blp.arguments(schemas.UnitCreate())
 @blp.response(201, schemas.Unit)
 @blp.doc(security=BEARER)
 def create_unit(body, org_id):
@@ -123,7 +123,7 @@ def create_unit(body, org_id):
 
 
 @blp.route("/orgs/<org_id>/units/<unit_id>", methods=["PATCH"])
-@blp.arguments(schemas.UnitUpdate)
+@blp.arguments(schemas.UnitUpdate())
 @blp.response(200, schemas.Unit)
 @blp.doc(security=BEARER)
 def update_unit(body, org_id, unit_id):
@@ -138,7 +138,7 @@ def archive_unit(org_id, unit_id):
 
 
 @blp.route("/orgs/<org_id>/units/<unit_id>/head", methods=["PUT"])
-@blp.arguments(schemas.UserRef)
+@blp.arguments(schemas.UserRef())
 @blp.response(200, schemas.Unit)
 @blp.doc(security=BEARER)
 def assign_head(body, org_id, unit_id):
@@ -147,7 +147,7 @@ def assign_head(body, org_id, unit_id):
 
 
 @blp.route("/orgs/<org_id>/members", methods=["GET"])
-@blp.arguments(schemas.MemberQuery, location="query")
+@blp.arguments(schemas.MemberQuery(), location="query")
 @blp.response(200, schemas.MemberPage)
 @blp.doc(security=BEARER)
 def list_members(query, org_id):
@@ -156,7 +156,7 @@ def list_members(query, org_id):
 
 
 @blp.route("/orgs/<org_id>/admins", methods=["POST"])
-@blp.arguments(schemas.UserRef)
+@blp.arguments(schemas.UserRef())
 @blp.response(204)
 @blp.doc(security=BEARER)
 def appoint_admin(body, org_id):
@@ -165,7 +165,7 @@ def appoint_admin(body, org_id):
 
 
 @blp.route("/orgs/<org_id>/invites", methods=["POST"])
-@blp.arguments(schemas.InviteCreate)
+@blp.arguments(schemas.InviteCreate())
 @blp.response(201, schemas.InviteCreated)
 @blp.alt_response(403, schema=ErrorSchema)
 @blp.doc(security=BEARER)
@@ -179,7 +179,7 @@ def create_invite(body, org_id):
 
 
 @blp.route("/orgs/<org_id>/invites", methods=["GET"])
-@blp.arguments(PageQuery, location="query")
+@blp.arguments(PageQuery(), location="query")
 @blp.response(200, schemas.InvitePage)
 @blp.doc(security=BEARER)
 def list_invites(query, org_id):
@@ -216,7 +216,7 @@ def accept_invite(token):
 
 
 @blp.route("/orgs/<org_id>/join-requests", methods=["GET"])
-@blp.arguments(schemas.JoinRequestQuery, location="query")
+@blp.arguments(schemas.JoinRequestQuery(), location="query")
 @blp.response(200, schemas.JoinRequestPage)
 @blp.doc(security=BEARER)
 def list_join_requests(query, org_id):
@@ -238,7 +238,7 @@ def reject_join_request(org_id, request_id):
 
 
 @blp.route("/orgs/<org_id>/members/<user_id>/transfer", methods=["POST"])
-@blp.arguments(schemas.Transfer)
+@blp.arguments(schemas.Transfer())
 @blp.response(200, schemas.Movement)
 @blp.doc(security=BEARER)
 def transfer(body, org_id, user_id):
@@ -265,7 +265,7 @@ def dismiss(org_id, user_id):
 
 
 @blp.route("/orgs/<org_id>/stats", methods=["GET"])
-@blp.arguments(schemas.StatsQuery, location="query")
+@blp.arguments(schemas.StatsQuery(), location="query")
 @blp.response(200, schemas.Stats)
 @blp.doc(security=BEARER)
 def org_stats(query, org_id):
@@ -278,7 +278,7 @@ def org_stats(query, org_id):
 
 
 @blp.route("/orgs/<org_id>/roster-imports", methods=["POST"])
-@blp.arguments(schemas.RosterUpload, location="files")
+@blp.arguments(schemas.RosterUpload(), location="files")
 @blp.response(202, schemas.RosterImport)
 @blp.doc(security=BEARER)
 def upload_roster(files, org_id):
