@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from services.common.clock import parse_iso
+from services.common.db import Statement
 
 from .access import Access
-from .models import Member, MemberRole, Placement, Unit, WeeklyStat
+from .models import Member, MemberRole, Placement, Unit, WeeklyStat, db
 
 
 def week_of(moment: datetime | date) -> date:
@@ -15,17 +16,20 @@ def week_of(moment: datetime | date) -> date:
     return day - timedelta(days=day.weekday())
 
 
+# Every message of every school is counted here: the statement is written out.
+_ADD = Statement(db, f"""
+    INSERT INTO {WeeklyStat._meta.table_name} (organisation_id, unit_id, week, metric, value)
+    VALUES (%s, %s, %s, %s, %s)
+    ON CONFLICT (organisation_id, unit_id, week, metric) DO UPDATE SET value = {WeeklyStat._meta.table_name}.value
+                                                                                + excluded.value""")
+
+
 def count(org_id: str | None, metric: str, at: str | datetime, amount: int = 1, unit_id: str = "") -> None:
     """Add to a weekly counter (called by event handlers, inside their transaction)."""
     if not org_id:
         return
     moment = parse_iso(at) if isinstance(at, str) else at
-    row = dict(organisation_id=org_id, unit_id=unit_id or "", week=week_of(moment), metric=metric)
-    (WeeklyStat.insert(value=amount, **row)
-     .on_conflict(conflict_target=[WeeklyStat.organisation_id, WeeklyStat.unit_id, WeeklyStat.week,
-                                   WeeklyStat.metric],
-                  update={WeeklyStat.value: WeeklyStat.value + amount})
-     .execute())
+    _ADD.execute(org_id, unit_id or "", week_of(moment), metric, amount)
 
 
 def report(access: Access, start: date, end: date) -> dict:

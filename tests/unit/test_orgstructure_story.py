@@ -1,6 +1,7 @@
 """The registration and admin story of domain.md, through the gateway of the
 in-process platform: events flow between identity and orgstructure."""
 import pytest
+from support.chats import join_official, send
 from support.school import Person, School, create_region, operator
 
 from services.common.testing.helpers import assert_error, phone, wait_for
@@ -221,6 +222,17 @@ def test_statistics_for_admins_and_directors(embedded, school):
     assert sum(week["joins"] for week in report.json["weeks"]) == len(school.everyone) + 1
     by_unit = {u["unit_id"]: u["members"] for u in report.json["members_by_unit"]}
     assert by_unit[school.class_a] == 1 and by_unit[school.class_b] == 1
+    assert sum(week["messages"] for week in report.json["weeks"]) == 0
+
+    chat_id = join_official(api, school.head, org, "class_students", school.class_a)["id"]
+    for text in ("Доброе утро", "Завтра контрольная", "Не забудьте тетради"):
+        send(api, school.head, chat_id, text)
+
+    def messages_counted():
+        weeks = api.get(f"/orgs/{org}/stats", token=school.admin.token).json["weeks"]
+        return sum(week["messages"] for week in weeks)
+
+    wait_for(lambda: messages_counted() == 3, message="three messages counted for the week")
     assert_error(api.get(f"/orgs/{org}/stats", token=school.teacher.token), 403)
     assert_error(api.get(f"/orgs/{org}/stats", params={"from": "2026-12-01", "to": "2026-01-01"},
                          token=school.admin.token), 422)
