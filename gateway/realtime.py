@@ -101,8 +101,8 @@ class Subscriber:
 
 
 class Hub(ReconnectingConsumer):
-    def __init__(self, amqp_url: str):
-        self.connection = connect(amqp_url, heartbeat=20)
+    def __init__(self, amqp_url: str, heartbeat: int = 20):
+        self.connection = connect(amqp_url, heartbeat=heartbeat)
         self.queue_name = f"gateway.realtime.{uuid.uuid4().hex[:12]}"
         self._subscribers: dict[str, set[Subscriber]] = defaultdict(set)
         self._lock = threading.Lock()

@@ -336,7 +336,11 @@ class EventHandlers:
 
 class ReconnectingConsumer(ConsumerMixin):
     """kombu's consumer loop, retrying the broker every few seconds (not up to
-    half a minute) once it went away, so that consumption resumes promptly."""
+    half a minute) once it went away, so that consumption resumes promptly,
+    and keeping its heartbeats going however busy the feed is."""
+
+    _feed: Connection | None = None
+    _next_heartbeat_check = 0.0
 
     @contextmanager
     def establish_connection(self):
@@ -344,6 +348,28 @@ class ReconnectingConsumer(ConsumerMixin):
             connection.ensure_connection(self.on_connection_error, self.connect_max_retries,
                                          interval_start=0.5, interval_step=0.5, interval_max=3)
             yield connection
+
+    @contextmanager
+    def extra_context(self, connection, channel):
+        self._feed = connection
+        try:
+            yield
+        finally:
+            self._feed = None
+
+    def on_iteration(self) -> None:
+        self.keep_alive()
+
+    def keep_alive(self) -> None:
+        """kombu's loop sends heartbeats only after a second without deliveries.
+        A consumer that acknowledges nothing (the realtime feed) then says
+        nothing to the broker while deliveries keep coming, and the broker
+        closes its connection after two heartbeat intervals, losing what was
+        sent until it reconnects: on a busy school morning, every minute."""
+        now = time.monotonic()
+        if self._feed is not None and now >= self._next_heartbeat_check:
+            self._next_heartbeat_check = now + 1.0
+            self._feed.heartbeat_check()
 
 
 class EventConsumer(ReconnectingConsumer):
@@ -403,13 +429,12 @@ class EventConsumer(ReconnectingConsumer):
         self._pending = []  # the unacknowledged ones of a lost connection come again
         with self.consumer_context(**kwargs) as (connection, _channel, _consumers):
             while not self.should_stop:
+                self.keep_alive()
                 try:
                     connection.drain_events(timeout=TAKE_IN_SECONDS if self._pending else safety_interval)
                     taken_all = len(self._pending) >= self.prefetch
                 except socket.timeout:
                     taken_all = True
-                    if not self._pending:
-                        connection.heartbeat_check()
                 except OSError:
                     if self.should_stop:
                         break
