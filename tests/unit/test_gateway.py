@@ -1,12 +1,13 @@
 """The gateway in front of the in-process platform (what `make run` starts)."""
 import json
 import socket
+import time
 
 import pytest
 from kombu import Connection, Queue
 
 from gateway.app import GatewayConfig, create_app
-from gateway.backends import HttpBackend
+from gateway.backends import HttpBackend, _still_open
 from gateway.realtime import Subscriber
 from gateway.routes import resolve
 from services.common.bus import events_exchange
@@ -220,3 +221,130 @@ def test_small_answers_are_passed_on_whole_and_large_ones_streamed():
     finally:
         server.shutdown()
         server.server_close()
+
+
+class ScriptedService:
+    """A service that answers each request by its path, as scripted, and notes
+    which connection every request came on."""
+
+    def __init__(self):
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.seen: list[tuple[int, bytes, bytes]] = []  # (connection number, request line, body)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import threading
+
+        number = 0
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            number += 1
+            threading.Thread(target=self._serve, args=(conn, number), daemon=True).start()
+
+    def _serve(self, conn, number):
+        buffer = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buffer:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffer += chunk
+                head, buffer = buffer.split(b"\r\n\r\n", 1)
+                lines = head.split(b"\r\n")
+                if any(line.lower() == b"transfer-encoding: chunked" for line in lines):
+                    body = b""
+                    while True:
+                        while b"\r\n" not in buffer:
+                            buffer += conn.recv(65536)
+                        size_line, buffer = buffer.split(b"\r\n", 1)
+                        size = int(size_line, 16)
+                        while len(buffer) < size + 2:
+                            buffer += conn.recv(65536)
+                        body, buffer = body + buffer[:size], buffer[size + 2:]
+                        if not size:
+                            break
+                else:
+                    length = next((int(line.split(b":")[1]) for line in lines
+                                   if line.lower().startswith(b"content-length")), 0)
+                    while len(buffer) < length:
+                        buffer += conn.recv(65536)
+                    body, buffer = buffer[:length], buffer[length:]
+                self.seen.append((number, lines[0], body))
+                path = lines[0].split()[1].split(b"?")[0]
+                if path == b"/chunked":
+                    conn.sendall(b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nX-Kind: chunked\r\n\r\n"
+                                 b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\n\r\n")
+                elif path == b"/continue":
+                    conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                elif path == b"/close":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye")
+                    return
+                elif path == b"/hang-up":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    return  # as a service does when its keep-alive ends
+                else:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: keep-alive\r\n"
+                                 b"Content-Length: %d\r\n\r\n%s" % (len(body) + 2, b"[" + body + b"]"))
+
+    def close(self):
+        self.listener.close()
+
+
+def test_small_requests_are_written_by_hand_on_kept_alive_connections():
+    """Posting a message and most calls: one write, the answer read whole, the
+    connection reused; chunked and interim answers are read as HTTP says, and a
+    connection the service closed is never reused."""
+    import io
+
+    service = ScriptedService()
+    backend = HttpBackend(f"http://127.0.0.1:{service.port}")
+    try:
+        def post(path, body=b'{"text": "hi"}', **headers):
+            return backend.forward("POST", path, b"a=1", {"Content-Type": "application/json",
+                                                          "Content-Length": str(len(body)), **headers},
+                                   io.BytesIO(body) if body else None)
+
+        status, headers, content = post("/chats/c1/messages")
+        assert (status, content) == (200, b'[{"text": "hi"}]')
+        assert dict(headers) == {"Content-Type": "application/json"}  # hop-by-hop ones are the gateway's
+        assert post("/chats/c1/messages", body=b"")[2] == b"[]"
+        assert post("/chunked")[0:3:2] == (201, b"hello world")
+        assert post("/continue")[2] == b"ok"
+        assert [number for number, _, _ in service.seen] == [1, 1, 1, 1]
+        assert service.seen[0][1:] == (b"POST /chats/c1/messages?a=1 HTTP/1.1", b'{"text": "hi"}')
+
+        assert post("/close")[2] == b"bye"
+        assert post("/hang-up")[2] == b"ok"
+        deadline = time.monotonic() + 5
+        while backend.small._idle and time.monotonic() < deadline and _still_open(backend.small._idle[-1][1]):
+            time.sleep(0.01)
+        assert post("/after")[2] == b'[{"text": "hi"}]'
+        # "close" ends connection 1; the service hangs up 2 after answering: "after" opens 3.
+        assert [number for number, _, _ in service.seen][-3:] == [1, 2, 3]
+
+        # A body of unknown length (chunked from the client) goes the general way.
+        status, _, content = backend.forward("POST", "/chunked", b"", {"Content-Type": "application/json"},
+                                             iter([b'{"a":', b' 1}']))
+        assert (status, b"".join(content) if not isinstance(content, bytes) else content) == (201, b"hello world")
+    finally:
+        service.close()
+
+
+def test_a_service_that_is_down_is_unavailable_not_an_error():
+    import io
+
+    from gateway.backends import BackendUnavailable
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()
+    backend = HttpBackend(f"http://127.0.0.1:{port}")
+    with pytest.raises(BackendUnavailable):
+        backend.forward("POST", "/x", b"", {"Content-Length": "2"}, io.BytesIO(b"{}"))
