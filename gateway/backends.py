@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from typing import Iterable
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import urllib3
 from werkzeug.test import run_wsgi_app
@@ -21,6 +21,7 @@ HOP_BY_HOP = frozenset(h.lower() for h in (
 
 
 BUFFERED_MAX = 64 * 1024
+PATH_SAFE = "/!$&'()*+,;=:@-._~"
 
 
 class BackendUnavailable(Exception):
@@ -43,7 +44,9 @@ class HttpBackend:
 
     def forward(self, method: str, path: str, query: bytes, headers: dict,
                 body) -> tuple[int, list, bytes | Iterable[bytes]]:
-        target = path + (("?" + query.decode("latin-1")) if query else "")
+        # The path arrives percent-decoded; it leaves encoded again (a Cyrillic
+        # id typed into a URL is a 404 of the service's, not an error here).
+        target = quote(path, safe=PATH_SAFE) + (("?" + query.decode("latin-1")) if query else "")
         if self.small.takes(method, headers, body):
             return self.small.send(method, target, headers, body)
         try:

@@ -246,6 +246,8 @@ def test_chats_on_real_servers_reach_members_sockets_only(cluster, s3_bucket, sc
     uploaded = api.post("/files", token=school.head.token, files={"file": ("План.pdf", content, "application/pdf")})
     assert uploaded.status_code == 201, uploaded
     sent = send(api, school.head, chat["id"], "Домашнее задание во вложении", file_ids=[uploaded.json["id"]])
+    # A chat id typed with Cyrillic letters is the service's 404, not the gateway's error.
+    assert_error(api.post("/chats/чат/messages", {"text": "Привет"}, token=school.head.token), 404)
     frame = student.next(lambda f: f["type"] == "message.created")
     assert frame["data"]["id"] == sent["id"] and frame["data"]["files"][0]["name"] == "План.pdf"
     stored = s3_bucket[1].list_objects_v2(Bucket="sferum-files")["Contents"]

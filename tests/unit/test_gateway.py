@@ -319,6 +319,9 @@ def test_small_requests_are_written_by_hand_on_kept_alive_connections():
         assert post("/continue")[2] == b"ok"
         assert [number for number, _, _ in service.seen] == [1, 1, 1, 1]
         assert service.seen[0][1:] == (b"POST /chats/c1/messages?a=1 HTTP/1.1", b'{"text": "hi"}')
+        post("/chats/чат 1/messages")  # as the gateway got it: percent-decoded
+        assert service.seen[-1][1] == b"POST /chats/%D1%87%D0%B0%D1%82%201/messages?a=1 HTTP/1.1"
+        service.seen.pop()
 
         assert post("/close")[2] == b"bye"
         assert post("/hang-up")[2] == b"ok"
