@@ -5,38 +5,36 @@
 `send`: posts messages at a fixed offered rate (open loop: a slow answer does
 not slow the offered load down) and notes what was accepted.
 
-Both run on gevent so that one process holds hundreds of sockets; the
-orchestrator (bench_messaging.py) starts several of them."""
-from gevent import monkey
+A receiver waits on all its sockets with one selector and parses the frames
+of each read itself; a sender runs on gevent, one greenlet per post. The
+orchestrator (bench_messaging.py) starts several of each. Both stay lean:
+they share the machine's two cores with the platform they measure."""
+import argparse
+import gc
+import json
+import os
+import random
+import selectors
+import socket
+import sys
+import time
+from collections import defaultdict
 
-monkey.patch_all()
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import socket  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections import defaultdict  # noqa: E402
-
-import gevent  # noqa: E402
-import websocket  # noqa: E402
+import websocket
 
 TAG = "bench"
 TAG_BYTES = f'"text": "{TAG} '.encode()
 
 
-def frames_of(sock):
-    """The server's frames (unmasked, RFC 6455) as (opcode, payload), read in
-    large chunks: a phone-like client in pure Python that parsed frame by frame
-    with three reads each would cost the machine more than the platform does."""
-    buffer = b""
-    while True:
-        chunk = sock.recv(1 << 16)
-        if not chunk:
-            raise ConnectionError("the gateway closed the stream")
-        buffer += chunk
+class Frames:
+    """The server's frames (unmasked, RFC 6455) from one socket, as (opcode,
+    payload), parsed from large reads."""
+
+    def __init__(self):
+        self.buffer = b""
+
+    def feed(self, chunk: bytes):
+        buffer = self.buffer + chunk
         offset = 0
         while len(buffer) - offset >= 2:
             opcode, size = buffer[offset] & 0x0F, buffer[offset + 1] & 0x7F
@@ -49,9 +47,7 @@ def frames_of(sock):
                 break
             yield opcode, buffer[start:start + size]
             offset = start + size
-            if opcode == 0x8:
-                raise ConnectionError("the gateway closed the stream")
-        buffer = buffer[offset:]
+        self.buffer = buffer[offset:]
 
 
 def receive(plan: dict, part: int, parts: int, out: str, stop_file: str, ready_file: str) -> None:
@@ -60,39 +56,50 @@ def receive(plan: dict, part: int, parts: int, out: str, stop_file: str, ready_f
     gateways = plan["gateways"]
     latencies: dict[str, list[float]] = defaultdict(list)
     counts = {"connected": 0, "frames": 0, "closed": 0}
-
-    def hold(index: int, member: dict) -> None:
-        url = gateways[index % len(gateways)].replace("http://", "ws://") + "/api/v1/stream"
+    selector = selectors.DefaultSelector()
+    for index, (member, _chat) in enumerate(mine):
+        url = gateways[(index + part) % len(gateways)].replace("http://", "ws://") + "/api/v1/stream"
         ws = websocket.create_connection(url, header=[f"Authorization: Bearer {member['token']}"], timeout=30)
-        ws.settimeout(None)
         json.loads(ws.recv())  # stream.ready
+        ws.sock.setblocking(False)
+        selector.register(ws.sock, selectors.EVENT_READ, (ws, member["user_id"], Frames()))
         counts["connected"] += 1
-        try:
-            for opcode, payload in frames_of(ws.sock):
-                now = time.time()
+    with open(ready_file, "w") as ready:
+        ready.write(str(counts["connected"]))
+    gc.freeze()
+    next_check = time.time()
+    while True:
+        for key, _ in selector.select(timeout=0.2):
+            ws, user_id, frames = key.data
+            try:
+                chunk = key.fileobj.recv(1 << 16)
+            except BlockingIOError:
+                continue
+            except OSError:
+                chunk = b""
+            now = time.time()
+            if not chunk:
+                selector.unregister(key.fileobj)
+                counts["closed"] += 1
+                continue
+            for opcode, payload in frames.feed(chunk):
                 counts["frames"] += 1
                 if opcode == 0x9:
+                    ws.sock.setblocking(True)
                     ws.pong(payload)
+                    ws.sock.setblocking(False)
                     continue
                 if opcode != 0x1 or b'"message.created"' not in payload or TAG_BYTES not in payload:
                     continue  # not a benchmark message: no need to decode it
                 data = json.loads(payload)["data"]
-                parts_ = data["text"].split(" ")
-                if (data.get("author") or {}).get("id") == member["user_id"]:
+                if (data.get("author") or {}).get("id") == user_id:
                     continue
-                latencies[parts_[1]].append((now - float(parts_[2])) * 1000)
-        except (websocket.WebSocketException, OSError, ConnectionError):
-            counts["closed"] += 1
-
-    greenlets = [gevent.spawn(hold, index + part, member) for index, (member, _chat) in enumerate(mine)]
-    deadline = time.time() + 120
-    while counts["connected"] < len(mine) and time.time() < deadline:
-        gevent.sleep(0.1)
-    with open(ready_file, "w") as ready:
-        ready.write(str(counts["connected"]))
-    while not os.path.exists(stop_file):
-        gevent.sleep(0.2)
-    gevent.killall(greenlets, block=False)
+                label, sent_at = data["text"].split(" ")[1:3]
+                latencies[label].append((now - float(sent_at)) * 1000)
+        if time.time() >= next_check:
+            next_check = time.time() + 0.2
+            if os.path.exists(stop_file):
+                break
     with open(out, "w") as result:
         json.dump({"latencies": latencies, "counts": counts, "sockets": len(mine)}, result)
 
@@ -156,6 +163,7 @@ class Poster:
 def send(plan: dict, rates: list[int], duration: float, pause: float, out: str, part: int, parts: int) -> None:
     """Each step offers `rate / parts` messages a second from this process, spread
     evenly in time, from random members into their own class chat."""
+    import gevent
     poster = Poster(plan["gateways"][part % len(plan["gateways"])])
     authors = [(member, chat["chat_id"]) for chat in plan["chats"] for member in chat["members"]]
     rng = random.Random(part)
@@ -212,6 +220,10 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     with open(args.plan) as source:
         plan = json.load(source)
+    if args.mode == "send":
+        # One greenlet per post; the socket module is patched before the first connection.
+        from gevent import monkey
+        monkey.patch_all()
     if args.mode == "receive":
         receive(plan, args.part, args.parts, args.out, args.stop_file, args.ready_file)
     else:
