@@ -7,7 +7,7 @@ import uuid
 import pytest
 from support.school import Person, School, create_region
 
-from services.common.testing.helpers import assert_error
+from services.common.testing.helpers import assert_error, wait_for
 
 MEMBERS = ("admin", "director", "class_head", "teacher", "student", "parent")
 ROLES = MEMBERS + ("outsider",)
@@ -58,8 +58,14 @@ def an_invite(api, school):
 
 
 def a_roster_import(api, school):
-    return api.post(f"/orgs/{school.org_id}/roster-imports", token=school.admin.token,
-                    data=roster_file(), content_type="multipart/form-data").json["id"]
+    """An import, finished: its background job creates invites, and a snapshot
+    taken while it runs would see the school change under it."""
+    import_id = api.post(f"/orgs/{school.org_id}/roster-imports", token=school.admin.token,
+                         data=roster_file(), content_type="multipart/form-data").json["id"]
+    wait_for(lambda: api.get(f"/orgs/{school.org_id}/roster-imports/{import_id}",
+                             token=school.admin.token).json["status"] in ("done", "failed"),
+             message="the roster import finished")
+    return import_id
 
 
 # (name, allowed roles and their status, a function building (method, path, kwargs) for a school)
