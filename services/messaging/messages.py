@@ -32,10 +32,12 @@ def _files_of(message_ids: list[str]) -> dict[str, list[dict]]:
     rows = (MessageFile.select(MessageFile, StoredFile).join(StoredFile)
             .where(MessageFile.message.in_(message_ids)).order_by(MessageFile.position))
     for row in rows:
-        attached.setdefault(row.message_id, []).append(
-            {"id": row.file.id, "name": row.file.name, "size": row.file.size,
-             "content_type": row.file.content_type})
+        attached.setdefault(row.message_id, []).append(_file_shown(row.file))
     return attached
+
+
+def _file_shown(stored: StoredFile) -> dict:
+    return {"id": stored.id, "name": stored.name, "size": stored.size, "content_type": stored.content_type}
 
 
 def _shown(m: Message, author: dict | None, files: list[dict]) -> dict:
@@ -157,10 +159,9 @@ def post(outbox: Outbox, user: Principal, chat_id: str, text: str, file_ids: lis
             "message_id": message_id, "chat_id": chat_id, "org_id": poster.org_id, "author_id": user.id,
             "text": text, "file_ids": [f.id for f in files], "reply_to": reply_to,
             "created_at": isoformat(now)}, org_id=poster.org_id)
-    shown = {"id": message_id, "chat_id": chat_id, "seq": seq, "kind": "text", "author": poster.author,
-             "text": text, "reply_to": reply_to,
-             "files": [{"id": f.id, "name": f.name, "size": f.size, "content_type": f.content_type} for f in files],
-             "poll_id": None, "created_at": isoformat(now), "edited_at": None}
+    written = Message(id=message_id, chat=chat_id, seq=seq, author_id=user.id, text=text, reply_to=reply_to,
+                      created_at=now)
+    shown = _shown(written, poster.author, [_file_shown(f) for f in files])
     push(poster.member_ids, "message.created", shown)
     return shown
 

@@ -2,10 +2,10 @@
 school while its admin's phone signs in for the first time. Whichever commits
 first, the admin ends up with the rights (READ COMMITTED alone would let both
 transactions miss each other)."""
-import threading
 import uuid
 
 import pytest
+from support.races import while_first_is_uncommitted
 
 from services.common.auth import Principal
 from services.common.testing.helpers import phone
@@ -32,25 +32,15 @@ def test_an_approval_and_the_admins_first_sign_in_at_once_grant_the_rights(orgst
         application = registration.submit(outbox, Principal(id="applicant", session_id=None), region.id,
                                           {"name": "Школа гонок", "kind": "school"},
                                           {"full_name": "Админ", "phone": number}, None)
-    approved_not_committed, signed_in = threading.Event(), threading.Event()
     result = {}
 
     def approve():
-        with db.connection_context(), db.atomic():
-            result["org"] = registration.approve(outbox, operator, application.id)
-            approved_not_committed.set()
-            signed_in.wait(0.5)  # give the sign-in every chance to run ahead of this commit
+        result["org"] = registration.approve(outbox, operator, application.id)
 
     def sign_in():
-        approved_not_committed.wait(30)
         with db.connection_context(), db.atomic():
             registration.user_registered(outbox, user_id, "Админ", number)
-        signed_in.set()
 
-    threads = [threading.Thread(target=approve), threading.Thread(target=sign_in)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    while_first_is_uncommitted(db, approve, sign_in)
     with db.connection_context():
         assert "admin" in roles_of(active_member(result["org"].id, user_id))
