@@ -2,22 +2,26 @@
 the same key from the same user within 24 hours returns the first answer and
 creates nothing new.
 
-The view runs inside one transaction with the insert of the key, so the thing
-created and the remembered answer commit together; a concurrent retry with the
-same key waits on the unique index, fails, and replays the committed answer."""
+The view runs first and its answer is remembered in the same transaction, in
+one statement: what a first attempt, nearly every request, costs. A retry
+whose key already has an answer finds out there, rolls back what it did and
+drops its pushes, and replays the first answer; a retry arriving while the
+first attempt runs waits on the key's unique index until the first commits."""
 from __future__ import annotations
 
 import functools
 import uuid
 from copy import deepcopy
 from datetime import timedelta
+from weakref import WeakKeyDictionary
 
-import peewee
 from flask import Response, request
+from werkzeug.exceptions import HTTPException
 
 from .auth import current_user
 from .clock import utcnow
-from .errors import Conflict, Unprocessable
+from .db import KitModels, Statement
+from .errors import ApiError, Conflict, Unprocessable
 from .requests import runtime
 
 HEADER = "Idempotency-Key"
@@ -37,12 +41,47 @@ def _key() -> str | None:
         raise Unprocessable(f"{HEADER} must be a UUID.", code="bad_idempotency_key") from None
 
 
-def _replay(row, endpoint: str) -> Response:
-    if row.endpoint != endpoint:
+def _replay(endpoint: str, status: int, body: str, expected_endpoint: str) -> Response:
+    if endpoint != expected_endpoint:
         raise Unprocessable(f"This {HEADER} was already used for another request.",
                             code="idempotency_key_reused")
-    return Response(row.body, status=row.status, mimetype="application/json",
+    return Response(body, status=status, mimetype="application/json",
                     headers={"Idempotent-Replayed": "true"})
+
+
+class _AlreadyAnswered(Exception):
+    """Raised to roll back a retry's work once its key turns out to be answered."""
+
+
+class _Answers:
+    """One service's remembered answers. Every create request with a key runs
+    these, so they are written out rather than built by peewee each time."""
+
+    def __init__(self, kit: KitModels):
+        table = kit.IdempotentRequest._meta.table_name
+        db = kit.IdempotentRequest._meta.database
+        # A day-old answer not yet cleaned away gives its key up to the new one.
+        self._remember = Statement(db, f"""
+            INSERT INTO {table} (user_id, key, endpoint, status, body, created_at) VALUES (%s, %s, %s, %s, %s, %s)
+            ON CONFLICT (user_id, key) DO UPDATE
+               SET endpoint = excluded.endpoint, status = excluded.status, body = excluded.body,
+                   created_at = excluded.created_at
+             WHERE {table}.created_at <= %s""")
+        self._read = Statement(db, f"""
+            SELECT endpoint, status, body FROM {table} WHERE user_id = %s AND key = %s AND created_at > %s""")
+
+    def remember(self, user_id: str, key: str, endpoint: str, status: int, body: str) -> bool:
+        """False when the key already has a fresh answer. A retry that gets here
+        while the first request is still open waits on the key's unique index
+        until the first commits."""
+        now = utcnow()
+        return self._remember.execute(user_id, key, endpoint, status, body, now, now - LIFETIME).rowcount == 1
+
+    def remembered(self, user_id: str, key: str) -> tuple[str, int, str] | None:
+        return self._read.execute(user_id, key, utcnow() - LIFETIME).fetchone()
+
+
+_answers: WeakKeyDictionary[KitModels, _Answers] = WeakKeyDictionary()
 
 
 def idempotent(view):
@@ -54,31 +93,33 @@ def idempotent(view):
         if key is None:
             return view(*args, **kwargs)
         user = current_user()
-        kit, db = runtime().kit, runtime().db
-        Remembered = kit.IdempotentRequest
+        service = runtime()
+        answers = _answers.get(service.kit) or _answers.setdefault(service.kit, _Answers(service.kit))
         endpoint = f"{request.method} {request.path}"
-        fresh = Remembered.created_at > utcnow() - LIFETIME
-
-        def remembered():
-            return Remembered.get_or_none((Remembered.user_id == user.id) & (Remembered.key == key) & fresh)
-
-        row = remembered()
-        if row is not None:
-            return _replay(row, endpoint)
+        service.realtime.hold()
+        kept = False  # the view's work, and the pushes telling of it
         try:
-            with db.atomic():
-                Remembered.delete().where((Remembered.user_id == user.id) & (Remembered.key == key)).execute()
+            with service.db.atomic():
                 response = view(*args, **kwargs)
-                if response.status_code < 300:
-                    Remembered.create(user_id=user.id, key=key, endpoint=endpoint,
-                                      status=response.status_code, body=response.get_data(as_text=True))
+                kept = response.status_code >= 300 or answers.remember(
+                    user.id, key, endpoint, response.status_code, response.get_data(as_text=True))
+                if not kept:
+                    raise _AlreadyAnswered()
                 return response
-        except peewee.IntegrityError:
-            row = remembered()
-            if row is None:
-                raise Conflict("The same request is being handled; retry shortly.",
-                               code="request_in_progress") from None
-            return _replay(row, endpoint)
+        except _AlreadyAnswered:
+            pass
+        except (ApiError, HTTPException):
+            # The first attempt's answer, not what the same request meets now
+            # (a block since, a chat left): the client must learn it got through.
+            if answers.remembered(user.id, key) is None:
+                raise
+        finally:
+            service.realtime.release(send=kept)
+        row = answers.remembered(user.id, key)
+        if row is None:  # the first answer turned a day old just now
+            raise Conflict("This key's first answer has just expired; retry with a new key.",
+                           code="idempotency_key_expired")
+        return _replay(*row, endpoint)
 
     wrapper._apidoc = deepcopy(getattr(view, "_apidoc", {}))
     manual = wrapper._apidoc.setdefault("manual_doc", {})

@@ -55,7 +55,8 @@ def new_database(postgres_server):
 @pytest.fixture
 def service_on_postgres(new_database, tmp_path):
     """`make(name)`: one service's runtime, in-process, on its own new PostgreSQL
-    database and the in-memory bus, migrated; for tests of its transactions."""
+    database and the in-memory bus, migrated, its Flask app as `.app`; for
+    tests of its transactions."""
     from services.common.config import Settings
     from services.common.testing.helpers import dev_env, reset_memory_bus
     from services.common.wsgi import build
@@ -65,7 +66,9 @@ def service_on_postgres(new_database, tmp_path):
     def make(name: str):
         reset_memory_bus()
         env = dev_env(tmp_path / name, DATABASE_URL=new_database(name[:8]))
-        runtime = build(name, Settings.from_env(name, env)).extensions["sferum"]
+        app = build(name, Settings.from_env(name, env))
+        runtime = app.extensions["sferum"]
+        runtime.app = app
         runtime.migrate()
         runtimes.append(runtime)
         return runtime
