@@ -185,6 +185,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--gateway-env", action="append", default=[], help="NAME=value for the gateways")
     parser.add_argument("--receivers", type=int, default=2)
     parser.add_argument("--senders", type=int, default=1)
+    parser.add_argument("--idempotency-keys", action=argparse.BooleanOptionalAction, default=True,
+                        help="an Idempotency-Key on every post, as the apps send")
     parser.add_argument("--profile", action="store_true", help="py-spy the workers during --profile-rate")
     parser.add_argument("--profile-rate", type=int, default=300)
     parser.add_argument("--out", default=str(ROOT / "var" / "bench"))
@@ -265,7 +267,9 @@ def main(argv: list[str]) -> int:
             result = work / f"sent-{part}.json"
             clients.append(subprocess.Popen([sys.executable, str(CLIENT), "send", "--plan", str(plan_file),
                                              "--part", str(part), "--parts", str(args.senders), "--out", str(result),
-                                             "--rates", args.rates, "--duration", str(args.duration)], cwd=ROOT))
+                                             "--rates", args.rates, "--duration", str(args.duration),
+                                             "--idempotency-keys" if args.idempotency_keys else "--no-idempotency-keys"],
+                                            cwd=ROOT))
             senders.append((clients[-1], result))
         if args.profile:
             profile_workers(cluster, rates, args, work)

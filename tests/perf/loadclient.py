@@ -18,6 +18,7 @@ import selectors
 import socket
 import sys
 import time
+import uuid
 from collections import defaultdict
 
 import websocket
@@ -111,7 +112,8 @@ class Poster:
 
     IDLE_SECONDS = 1.0  # below the gateway's keep-alive: never reuse one it may be closing
 
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, idempotency_keys: bool):
+        self.idempotency_keys = idempotency_keys
         self.host, _, port = base_url.split("://", 1)[1].partition(":")
         self.port = int(port or 80)
         self.idle: list[tuple[float, socket.socket, bytes]] = []
@@ -127,9 +129,11 @@ class Poster:
         return sock, b""
 
     def post(self, path: str, token: str, body: bytes) -> int:
+        """As the apps do, every message carries its own Idempotency-Key, for retries."""
+        key = f"Idempotency-Key: {uuid.uuid4()}\r\n" if self.idempotency_keys else ""
         sock, buffer = self._connection()
         try:
-            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {token}\r\n"
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {token}\r\n{key}"
                          f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
             while b"\r\n\r\n" not in buffer:
                 buffer += self._read(sock)
@@ -160,11 +164,12 @@ class Poster:
         return chunk
 
 
-def send(plan: dict, rates: list[int], duration: float, pause: float, out: str, part: int, parts: int) -> None:
+def send(plan: dict, rates: list[int], duration: float, pause: float, out: str, part: int, parts: int,
+         idempotency_keys: bool) -> None:
     """Each step offers `rate / parts` messages a second from this process, spread
     evenly in time, from random members into their own class chat."""
     import gevent
-    poster = Poster(plan["gateways"][part % len(plan["gateways"])])
+    poster = Poster(plan["gateways"][part % len(plan["gateways"])], idempotency_keys)
     authors = [(member, chat["chat_id"]) for chat in plan["chats"] for member in chat["members"]]
     rng = random.Random(part)
     steps = []
@@ -217,6 +222,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--rates", default="100")
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--pause", type=float, default=3)
+    parser.add_argument("--idempotency-keys", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args(argv)
     with open(args.plan) as source:
         plan = json.load(source)
@@ -228,7 +234,7 @@ def main(argv: list[str]) -> None:
         receive(plan, args.part, args.parts, args.out, args.stop_file, args.ready_file)
     else:
         send(plan, [int(rate) for rate in args.rates.split(",")], args.duration, args.pause, args.out,
-             args.part, args.parts)
+             args.part, args.parts, args.idempotency_keys)
 
 
 if __name__ == "__main__":
