@@ -5,19 +5,30 @@ the migration runner: schema changes are migrations kept in the repo, applied by
 from __future__ import annotations
 
 import importlib
+import itertools
 import logging
 import pkgutil
+import re
 import zlib
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlparse
 
 import peewee
+import psycopg2.extensions
 from playhouse.pool import PooledPostgresqlDatabase
 
 from .clock import utcnow
 from .ids import new_id
 
 log = logging.getLogger(__name__)
+
+
+class _Session(psycopg2.extensions.connection):
+    """A PostgreSQL connection that remembers which statements it has prepared."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.prepared: set[str] = set()
 
 
 class _PooledPostgres(PooledPostgresqlDatabase):
@@ -29,6 +40,11 @@ class _PooledPostgres(PooledPostgresqlDatabase):
 
     def _is_closed(self, conn):
         return bool(conn.closed)
+
+    # Statement prepares its SQL once per connection; `?prepare=0` turns that
+    # off behind a pooler in transaction mode (PgBouncer), where the next
+    # transaction may run on another server connection.
+    prepare_statements = True
 
 
 def open_database(url: str, pool_size: int = 20) -> peewee.Database:
@@ -45,7 +61,8 @@ def open_database(url: str, pool_size: int = 20) -> peewee.Database:
             "synchronous": "normal"})
     if parsed.scheme in ("postgres", "postgresql"):
         options = dict(parse_qsl(parsed.query))
-        return _PooledPostgres(
+        prepare = options.pop("prepare", "1") not in ("0", "false", "no")
+        database = _PooledPostgres(
             unquote(parsed.path.lstrip("/")) or "postgres",
             user=unquote(parsed.username or "") or None,
             password=unquote(parsed.password or "") or None,
@@ -55,8 +72,11 @@ def open_database(url: str, pool_size: int = 20) -> peewee.Database:
             stale_timeout=300,
             timeout=10,
             connect_timeout=int(options.pop("connect_timeout", 5)),
+            connection_factory=_Session,
             **options,
         )
+        database.prepare_statements = prepare
+        return database
     raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r}")
 
 
@@ -69,15 +89,36 @@ class Statement:
     """Hand-written SQL for the busiest paths, where building a query with
     peewee on every call costs more than running it. Values are `%s`, turned
     into the placeholder of the database in use; `{agg_ids}` aggregates ids
-    into one comma-separated string on either database."""
+    into one comma-separated string on either database. On PostgreSQL each
+    connection prepares the statement on first use, and then only executes
+    it: planning the poster's query took longer than running it."""
+
+    _names = itertools.count(1)
 
     def __init__(self, db: peewee.DatabaseProxy, text: str):
         self.db = db
         self.text = text
+        self.name = f"sferum_{next(self._names)}"
         self._sql: dict[str, str] = {}
+        self._prepared: tuple[str, str] | None = None
+
+    def _prepare_texts(self, count: int) -> tuple[str, str]:
+        numbered = iter(range(1, count + 1))
+        text = re.sub("%s", lambda _: f"${next(numbered)}", self.text.replace("{agg_ids}", "string_agg"))
+        arguments = f"({', '.join(['%s'] * count)})" if count else ""
+        self._prepared = (f"PREPARE {self.name} AS {text}", f"EXECUTE {self.name}{arguments}")
+        return self._prepared
 
     def execute(self, *values) -> object:
         target = self.db.obj if isinstance(self.db, peewee.DatabaseProxy) else self.db
+        if getattr(target, "prepare_statements", False):
+            prepare, execute = self._prepared or self._prepare_texts(len(values))
+            session = target.connection()
+            if self.name not in session.prepared:
+                # Not transactional: a rollback after this keeps the statement prepared.
+                target.execute_sql(prepare)
+                session.prepared.add(self.name)
+            return target.execute_sql(execute, values)
         kind = type(target).__name__
         sql = self._sql.get(kind)
         if sql is None:
