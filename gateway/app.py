@@ -1,35 +1,32 @@
 """The gateway: the only thing clients talk to. It checks access tokens before
 forwarding, assigns request ids, limits request rates, routes /api/v1 to the
-services, serves the merged OpenAPI document and the realtime stream."""
+services (gateway.proxy), serves the merged OpenAPI document and the realtime
+stream."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import simple_websocket
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, jsonify, request
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import GaugeMetricFamily
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common.auth import KeySet, TokenVerifier, bearer_token
 from services.common.config import DEFAULT_PORTS, SERVICES
-from services.common.errors import (NotFound, TooManyRequests, Unauthorized, error_response,
-                                    register_error_handlers)
+from services.common.errors import Unauthorized, error_response, register_error_handlers
 from services.common.logs import configure_logging
-from services.common.web import API_PREFIX, REQUEST_ID_HEADER, install_metrics, install_request_id
+from services.common.web import API_PREFIX, install_metrics, install_request_id
 
-from .backends import HOP_BY_HOP, BackendUnavailable, HttpBackend
+from .backends import BackendUnavailable, HttpBackend
 from .openapi import DOCS_PAGE, MergedSpec
+from .proxy import ApiProxy
 from .ratelimit import RateLimiter
 from .realtime import Hub, text_frame
-from .routes import resolve
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -100,7 +97,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
 
     registry = CollectorRegistry()
     registry.register(_HubCollector(hub))
-    install_metrics(app, registry, "gateway")
+    metrics = install_metrics(app, registry, "gateway")
 
     @app.get("/healthz")
     def healthz():
@@ -155,40 +152,7 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         _serve_stream(hub, ws, principal, config.ping_interval)
         return _UpgradedResponse(ws.mode)
 
-    @app.route(f"{API_PREFIX}/<path:path>",
-               methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
-    def proxy(path: str):
-        resolved = resolve(path, request.method)
-        if resolved is None:
-            raise NotFound()
-        service, public = resolved
-        principal = None
-        if not public:
-            token = bearer_token(request.headers)
-            if not token:
-                raise Unauthorized()
-            principal = verifier.verify(token)
-        wait = limiter.check(principal.id if principal else f"ip:{request.remote_addr}")
-        if wait:
-            raise TooManyRequests(wait)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP_BY_HOP | SET_BY_GATEWAY}
-        if request.content_length is not None:
-            headers["Content-Length"] = str(request.content_length)
-        headers[REQUEST_ID_HEADER] = g.request_id
-        headers["X-Forwarded-For"] = request.remote_addr or ""
-        headers["X-Forwarded-Proto"] = request.scheme
-        body = request.stream if request.content_length or request.headers.get("Transfer-Encoding") else None
-        try:
-            status, out_headers, content = config.backends[service].forward(
-                request.method, request.path, request.query_string, headers, body)
-        except BackendUnavailable as error:
-            log.warning("%s unavailable: %s", service, error)
-            return error_response(503, "service_unavailable",
-                                  "This part of the platform is briefly unavailable; try again.",
-                                  headers={"Retry-After": "2"})
-        return Response(content, status=status, headers=[
-            (name, value) for name, value in out_headers if name.lower() != REQUEST_ID_HEADER.lower()])
-
+    app.wsgi_app = ApiProxy(app.wsgi_app, config.backends, verifier, limiter, metrics, config.max_body_bytes)
     if config.trusted_proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.trusted_proxy_hops,
                                 x_proto=config.trusted_proxy_hops)
@@ -197,8 +161,6 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
 
 
 PING_FRAME = b"\x89\x00"
-# What the gateway says itself to the services, never what a client claims.
-SET_BY_GATEWAY = frozenset(("x-request-id", "x-forwarded-for", "x-forwarded-proto"))
 
 
 def _serve_stream(hub: Hub, ws, principal, ping_interval: float) -> None:

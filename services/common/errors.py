@@ -50,8 +50,16 @@ class NotFound(ApiError):
     status, code, message = 404, "not_found", "Not found."
 
 
+class MethodNotAllowed(ApiError):
+    status, code, message = 405, "method_not_allowed", "This method is not allowed here."
+
+
 class Conflict(ApiError):
     status, code, message = 409, "conflict", "This conflicts with the current state."
+
+
+class PayloadTooLarge(ApiError):
+    status, code, message = 413, "payload_too_large", "The request body is too large."
 
 
 class Unprocessable(ApiError):

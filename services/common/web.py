@@ -37,14 +37,18 @@ class ServiceApi(Api):
         register_error_handlers(self._app)
 
 
+def request_id_from(incoming: str) -> str:
+    """The caller's request id when it is a plausible one, else a new one."""
+    return incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+
 def install_request_id(app: Flask) -> None:
     """Take the gateway's X-Request-ID (or make one), log it, answer it, and
     carry it into events as `correlation_id`."""
 
     @app.before_request
     def _assign_request_id():
-        incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER, ""))
         g.correlation_token = correlation_id.set(g.request_id)
         g.started_at = time.perf_counter()
 
@@ -61,30 +65,45 @@ def install_request_id(app: Flask) -> None:
             correlation_id.reset(token)
 
 
-def install_metrics(app: Flask, registry: CollectorRegistry, name: str) -> None:
-    requests_total = Counter("http_requests_total", "HTTP requests answered",
-                             ["service", "method", "route", "status"], registry=registry)
-    duration = Histogram("http_request_duration_seconds", "Time to answer HTTP requests",
-                         ["service", "route"], registry=registry,
-                         buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+class RequestMetrics:
+    """Counts, times and logs every answered request."""
+
+    UNLOGGED = frozenset(("/healthz", "/readyz", "/metrics"))
+
+    def __init__(self, registry: CollectorRegistry, name: str):
+        self.name = name
+        self.requests_total = Counter("http_requests_total", "HTTP requests answered",
+                                      ["service", "method", "route", "status"], registry=registry)
+        self.duration = Histogram("http_request_duration_seconds", "Time to answer HTTP requests",
+                                  ["service", "route"], registry=registry,
+                                  buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+
+    def observe(self, method: str, route: str, path: str, status: int, started_at: float | None) -> None:
+        self.requests_total.labels(self.name, method, route, str(status)).inc()
+        if started_at is None:
+            return
+        elapsed = time.perf_counter() - started_at
+        self.duration.labels(self.name, route).observe(elapsed)
+        if route not in self.UNLOGGED:
+            log.info("%s %s %s", method, path, status,
+                     extra={"service": self.name, "method": method, "path": route, "status": status,
+                            "duration_ms": round(elapsed * 1000, 1)})
+
+
+def install_metrics(app: Flask, registry: CollectorRegistry, name: str) -> RequestMetrics:
+    metrics = RequestMetrics(registry, name)
 
     @app.after_request
     def _observe(response: Response):
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        requests_total.labels(name, request.method, route, str(response.status_code)).inc()
-        if "started_at" in g:
-            elapsed = time.perf_counter() - g.started_at
-            duration.labels(name, route).observe(elapsed)
-            if route not in ("/healthz", "/readyz", "/metrics"):
-                log.info("%s %s %s", request.method, request.path, response.status_code,
-                         extra={"service": name, "method": request.method, "path": route,
-                                "status": response.status_code,
-                                "duration_ms": round(elapsed * 1000, 1)})
+        metrics.observe(request.method, route, request.path, response.status_code, g.get("started_at"))
         return response
 
     @app.get("/metrics")
-    def metrics():
+    def metrics_page():
         return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")
+
+    return metrics
 
 
 class _RuntimeCollector:

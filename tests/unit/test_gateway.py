@@ -233,6 +233,7 @@ class ScriptedService:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.seen: list[tuple[int, bytes, bytes]] = []  # (connection number, request line, body)
+        self.headers: list[dict[str, str]] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -277,6 +278,8 @@ class ScriptedService:
                         buffer += conn.recv(65536)
                     body, buffer = buffer[:length], buffer[length:]
                 self.seen.append((number, lines[0], body))
+                self.headers.append({name.decode().lower(): value.decode().strip() for name, _, value in
+                                     (line.partition(b":") for line in lines[1:])})
                 path = lines[0].split()[1].split(b"?")[0]
                 if path == b"/chunked":
                     conn.sendall(b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\nX-Kind: chunked\r\n\r\n"
@@ -337,6 +340,45 @@ def test_small_requests_are_written_by_hand_on_kept_alive_connections():
                                              iter([b'{"a":', b' 1}']))
         assert (status, b"".join(content) if not isinstance(content, bytes) else content) == (201, b"hello world")
     finally:
+        service.close()
+
+
+def test_what_the_gateway_forwards_refuses_and_counts():
+    """The service hears the client's own headers and the gateway's word on who
+    asked; bodies over the limit and unknown methods stop at the gateway, in
+    the JSON error format, and every answer is counted."""
+    service = ScriptedService()
+    backends = {name: HttpBackend(f"http://127.0.0.1:{service.port}") for name in SERVICES}
+    gateway = create_app(GatewayConfig(backends=backends, max_body_bytes=1024))
+    client = gateway.test_client()
+    try:
+        answer = client.post("/api/v1/auth/otp?via=app", data=b'{"phone": "+79990000001"}', headers={
+            "Content-Type": "application/json", "X-Request-ID": "req-0123456789", "Idempotency-Key": "k-1",
+            "X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "Accept-Language": "ru"})
+        assert answer.status_code == 200 and answer.data == b'[{"phone": "+79990000001"}]'
+        assert answer.headers["Content-Length"] == str(len(answer.data))
+        assert answer.headers["X-Request-ID"] == "req-0123456789"
+        assert service.seen[-1][1] == b"POST /api/v1/auth/otp?via=app HTTP/1.1"
+        heard = service.headers[-1]
+        assert (heard["x-request-id"], heard["idempotency-key"], heard["accept-language"]) == (
+            "req-0123456789", "k-1", "ru")
+        assert (heard["x-forwarded-for"], heard["x-forwarded-proto"]) == ("127.0.0.1", "http")
+        assert heard["content-length"] == "25" and heard["content-type"] == "application/json"
+
+        requests_before = len(service.seen)
+        api = Api(client)
+        too_large = api.request("POST", "/auth/otp", data=b"x" * 1025, headers={"Content-Type": "application/json"})
+        assert_error(too_large, 413, "payload_too_large")
+        assert too_large.headers["X-Request-ID"]
+        assert_error(api.request("PROPFIND", "/auth/otp"), 405, "method_not_allowed")
+        assert len(service.seen) == requests_before
+
+        counted = client.get("/metrics").get_data(as_text=True)
+        for status in ("200", "405", "413"):
+            assert (f'http_requests_total{{method="{"PROPFIND" if status == "405" else "POST"}",'
+                    f'route="/api/v1/<path:path>",service="gateway",status="{status}"}} 1.0') in counted, status
+    finally:
+        gateway.extensions["sferum.gateway"]["hub"].stop()
         service.close()
 
 

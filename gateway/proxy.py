@@ -1,0 +1,143 @@
+"""Every call under /api/v1 but the realtime stream: checked and forwarded by a
+plain WSGI app in front of Flask. This is every request's path, and Flask's
+request machinery (contexts, routing, hooks, response objects) cost the
+gateway as much CPU as the forwarding itself."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wsgi import get_input_stream
+
+from services.common.auth import TokenVerifier, bearer_token
+from services.common.errors import (HTTP_CODES, ApiError, MethodNotAllowed, NotFound, PayloadTooLarge,
+                                    TooManyRequests, Unauthorized, error_body)
+from services.common.logs import correlation_id
+from services.common.web import API_PREFIX, REQUEST_ID_HEADER, RequestMetrics, request_id_from
+
+from .backends import HOP_BY_HOP, BackendUnavailable
+from .ratelimit import RateLimiter
+from .routes import resolve
+
+log = logging.getLogger(__name__)
+
+PREFIX = API_PREFIX + "/"
+STREAM = API_PREFIX + "/stream"
+ROUTE = API_PREFIX + "/<path:path>"  # the route label in metrics and logs
+METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
+# What the gateway says itself to the services, never what a client claims.
+SET_BY_GATEWAY = frozenset(("x-request-id", "x-forwarded-for", "x-forwarded-proto"))
+NOT_FORWARDED = HOP_BY_HOP | SET_BY_GATEWAY
+
+
+class ApiProxy:
+    """WSGI: /api/v1/... is checked (route, token, rate) and forwarded to its
+    service; every other path goes on to `rest`, the gateway's Flask app."""
+
+    def __init__(self, rest, backends: dict, verifier: TokenVerifier, limiter: RateLimiter,
+                 metrics: RequestMetrics, max_body_bytes: int):
+        self.rest = rest
+        self.backends = backends
+        self.verifier = verifier
+        self.limiter = limiter
+        self.metrics = metrics
+        self.max_body_bytes = max_body_bytes
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if not path.startswith(PREFIX) or path == STREAM:
+            return self.rest(environ, start_response)
+        started_at = time.perf_counter()
+        request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
+        context = correlation_id.set(request_id)
+        method = environ["REQUEST_METHOD"]
+        # PATH_INFO carries the path's bytes as latin-1; clients send UTF-8.
+        path = path.encode("latin-1").decode("utf-8", "replace")
+        try:
+            try:
+                status, headers, content = self._forward(environ, method, path, request_id)
+            except ApiError as error:
+                status, headers, content = _error(error.status, error.code, error.message, error.details,
+                                                  error.headers)
+            except HTTPException as error:  # the body turned out longer than allowed
+                status, headers, content = _error(error.code, HTTP_CODES.get(error.code, "error"),
+                                                  error.description)
+            except Exception:
+                log.exception("unhandled error")
+                status, headers, content = _error(500, "internal_error", "Something went wrong on our side.")
+            headers.append((REQUEST_ID_HEADER, request_id))
+            start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'Unknown')}", headers)
+            self.metrics.observe(method, ROUTE, path, status, started_at)
+        finally:
+            correlation_id.reset(context)
+        return content
+
+    def _forward(self, environ, method: str, path: str, request_id: str):
+        if method not in METHODS:
+            raise MethodNotAllowed()
+        resolved = resolve(path[len(PREFIX):], method)
+        if resolved is None:
+            raise NotFound()
+        service, public = resolved
+        remote_addr = environ.get("REMOTE_ADDR") or ""
+        principal = None
+        if not public:
+            token = bearer_token({"Authorization": environ.get("HTTP_AUTHORIZATION", "")})
+            if not token:
+                raise Unauthorized()
+            principal = self.verifier.verify(token)
+        wait = self.limiter.check(principal.id if principal else f"ip:{remote_addr}")
+        if wait:
+            raise TooManyRequests(wait)
+        headers = _client_headers(environ)
+        length = environ.get("CONTENT_LENGTH", "")
+        chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if length.isdigit() and not chunked:
+            if int(length) > self.max_body_bytes:
+                raise PayloadTooLarge()
+            headers["Content-Length"] = length
+        headers[REQUEST_ID_HEADER] = request_id
+        headers["X-Forwarded-For"] = remote_addr
+        headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
+        body = None
+        if (length.isdigit() and int(length)) or chunked:
+            body = get_input_stream(environ, max_content_length=self.max_body_bytes)
+        query = environ.get("QUERY_STRING", "").encode("latin-1")
+        try:
+            status, out_headers, content = self.backends[service].forward(method, path, query, headers, body)
+        except BackendUnavailable as error:
+            log.warning("%s unavailable: %s", service, error)
+            return _error(503, "service_unavailable", "This part of the platform is briefly unavailable; try again.",
+                          headers={"Retry-After": "2"})
+        out_headers = [(name, value) for name, value in out_headers if name.lower() != "x-request-id"]
+        if isinstance(content, list):
+            content = b"".join(content)
+        if isinstance(content, bytes):
+            out_headers.append(("Content-Length", str(len(content))))
+            return status, out_headers, [content]
+        return status, out_headers, content
+
+
+def _client_headers(environ) -> dict:
+    """The client's headers as a service should see them: none that belong to
+    this hop, none that only the gateway may set."""
+    headers = {}
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            name = key[5:].replace("_", "-").title()
+        elif key == "CONTENT_TYPE":
+            name = "Content-Type"
+        else:
+            continue
+        if name.lower() not in NOT_FORWARDED:
+            headers[name] = value
+    return headers
+
+
+def _error(status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None):
+    body = json.dumps(error_body(code, message, details), ensure_ascii=False).encode()
+    return status, [("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                    *(headers or {}).items()], [body]
