@@ -52,8 +52,9 @@ retry_exchange = Exchange(RETRY_EXCHANGE, type="direct", durable=True)
 realtime_exchange = Exchange(REALTIME_EXCHANGE, type="fanout", durable=True)
 
 UNROUTED_RETRY_MAX_S = 3600.0
-# How long a consumer that holds events waits for more before handling them.
-TAKE_IN_SECONDS = 0.001
+# How long a consumer that holds events waits for more before handling them:
+# at a few hundred events a second, 5 ms gathers several into one transaction.
+TAKE_IN_SECONDS = 0.005
 
 ENVELOPE_FIELDS = ("id", "type", "version", "occurred_at", "producer", "org_id",
                    "correlation_id", "data")
@@ -646,28 +647,29 @@ class RealtimePublisher:
             held[-1].append((recipients, event_type, data))
             return
         body = json.dumps({"recipients": recipients, "type": event_type, "data": data},
-                          ensure_ascii=False)
+                          ensure_ascii=False).encode()
         for attempt in (1, 2):
-            producer = self._producer()
+            channel = self._channel()
             try:
-                producer.publish(body, exchange=realtime_exchange, routing_key="",
-                                 content_type="application/json", content_encoding="utf-8",
-                                 delivery_mode=1, retry=False)
+                # Straight on the channel: one push per posted message, and
+                # kombu's Producer cost more than the publish itself.
+                channel.basic_publish(
+                    channel.prepare_message(body, 0, "application/json", "utf-8", {}, {"delivery_mode": 1}),
+                    exchange=REALTIME_EXCHANGE, routing_key="")
                 return
             except Exception as error:
                 self._reset()
                 if attempt == 2:
                     log.warning("realtime push %s dropped: %s", event_type, error)
 
-    def _producer(self) -> Producer:
-        producer = getattr(self._local, "producer", None)
-        if producer is None:
+    def _channel(self):
+        channel = getattr(self._local, "channel", None)
+        if channel is None:
             connection = connect(self.amqp_url)
             channel = connection.channel()
             realtime_exchange(channel).declare()
-            producer = Producer(channel, exchange=realtime_exchange)
-            self._local.connection, self._local.producer = connection, producer
-        return producer
+            self._local.connection, self._local.channel = connection, channel
+        return channel
 
     def _reset(self) -> None:
         connection = getattr(self._local, "connection", None)
@@ -676,4 +678,4 @@ class RealtimePublisher:
                 connection.release()
             except Exception:
                 pass
-        self._local.connection = self._local.producer = None
+        self._local.connection = self._local.channel = None
