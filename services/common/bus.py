@@ -647,29 +647,28 @@ class RealtimePublisher:
             held[-1].append((recipients, event_type, data))
             return
         body = json.dumps({"recipients": recipients, "type": event_type, "data": data},
-                          ensure_ascii=False).encode()
+                          ensure_ascii=False)
         for attempt in (1, 2):
-            channel = self._channel()
+            producer = self._producer()
             try:
-                # Straight on the channel: one push per posted message, and
-                # kombu's Producer cost more than the publish itself.
-                channel.basic_publish(
-                    channel.prepare_message(body, 0, "application/json", "utf-8", {}, {"delivery_mode": 1}),
-                    exchange=REALTIME_EXCHANGE, routing_key="")
+                producer.publish(body, exchange=realtime_exchange, routing_key="",
+                                 content_type="application/json", content_encoding="utf-8",
+                                 delivery_mode=1, retry=False)
                 return
             except Exception as error:
                 self._reset()
                 if attempt == 2:
                     log.warning("realtime push %s dropped: %s", event_type, error)
 
-    def _channel(self):
-        channel = getattr(self._local, "channel", None)
-        if channel is None:
+    def _producer(self) -> Producer:
+        producer = getattr(self._local, "producer", None)
+        if producer is None:
             connection = connect(self.amqp_url)
             channel = connection.channel()
             realtime_exchange(channel).declare()
-            self._local.connection, self._local.channel = connection, channel
-        return channel
+            producer = Producer(channel, exchange=realtime_exchange)
+            self._local.connection, self._local.producer = connection, producer
+        return producer
 
     def _reset(self) -> None:
         connection = getattr(self._local, "connection", None)
@@ -678,4 +677,4 @@ class RealtimePublisher:
                 connection.release()
             except Exception:
                 pass
-        self._local.connection = self._local.channel = None
+        self._local.connection = self._local.producer = None
