@@ -52,6 +52,7 @@ retry_exchange = Exchange(RETRY_EXCHANGE, type="direct", durable=True)
 realtime_exchange = Exchange(REALTIME_EXCHANGE, type="fanout", durable=True)
 
 UNROUTED_RETRY_MAX_S = 3600.0
+CONFIRM_TIMEOUT_S = 30.0
 # How long a consumer that holds events waits for more before handling them:
 # at a few hundred events a second, 5 ms gathers several into one transaction.
 TAKE_IN_SECONDS = 0.005
@@ -188,6 +189,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self._wake = threading.Event()
         self._connection: Connection | None = None
+        self._confirms: _Confirms | None = None
         self._errors = connection_errors(amqp_url)
         self.published_total = 0
 
@@ -246,56 +248,72 @@ class OutboxRelay:
         return len(published)
 
     def _publish(self, rows) -> tuple[list[int], list[tuple[object, str]]]:
-        returned: dict[str, str] = {}
-
-        def on_return(exception, exchange, routing_key, message):
-            returned[message.properties.get("message_id")] = f"returned: {exception}"
-
+        """Every row is sent, then the broker's confirms are awaited together:
+        one wait for the batch, not one per event."""
         published, refused = [], []
+        channel, confirms = self._connect()
         try:
-            connection = self._connect()
-            producer = Producer(connection.default_channel, exchange=events_exchange,
-                                on_return=on_return)
             for row in rows:
-                try:
-                    producer.publish(row.body, routing_key=row.routing_key,
-                                     content_type="application/json",
-                                     content_encoding="utf-8", delivery_mode=2,
-                                     mandatory=True, message_id=row.event_id, retry=False)
-                except connection.connection_errors:
-                    raise
-                except Exception as error:  # a nack, or a channel error for this message
-                    refused.append((row, f"refused: {error!r}"))
-                    self._close()
-                    connection = self._connect()
-                    producer = Producer(connection.default_channel, exchange=events_exchange,
-                                        on_return=on_return)
-                    continue
-                if row.event_id in returned:
-                    refused.append((row, returned.pop(row.event_id)))
+                message = channel.prepare_message(row.body.encode(), 0, "application/json", "utf-8", {},
+                                                  {"delivery_mode": 2, "message_id": row.event_id})
+                channel.basic_publish(message, exchange=EVENTS_EXCHANGE, routing_key=row.routing_key,
+                                      mandatory=True)
+                if confirms is not None:
+                    confirms.sent(row)
+            if confirms is not None:
+                deadline = time.monotonic() + CONFIRM_TIMEOUT_S
+                while confirms.waiting and (remaining := deadline - time.monotonic()) > 0:
+                    try:
+                        self._connection.drain_events(timeout=remaining)
+                    except socket.timeout:
+                        break
+        except self._errors as error:
+            self._close()
+            if confirms is None or not confirms.confirmed:
+                raise BrokerUnavailable(str(error)) from error
+            # What was confirmed before the broker went away is published; the
+            # rest stays in the outbox for the next round.
+        except Exception as error:  # a channel error: what it did not confirm was refused
+            self._close()
+            refused = [(row, f"refused: {error!r}") for row in rows
+                       if confirms is None or row.id not in confirms.confirmed]
+            rows = [row for row in rows if confirms is not None and row.id in confirms.confirmed]
+            if confirms is not None:
+                confirms.waiting.clear()
+        if confirms is None:  # the in-memory broker confirms nothing: sent is published
+            return [row.id for row in rows], refused
+        for row in rows:
+            if row.id in confirms.confirmed:
+                reason = confirms.returned.pop(row.event_id, None)
+                if reason:
+                    refused.append((row, reason))
                 else:
                     published.append(row.id)
                     log.info("published %s", row.routing_key,
                              extra={"event_id": row.event_id, "event_type": row.routing_key})
-        except self._errors as error:
+            elif row.id in confirms.nacked:
+                refused.append((row, "refused: the broker did not take it (nack)"))
+        if confirms.waiting:  # unconfirmed at the deadline: sent again next round
+            log.warning("outbox relay of %s: %d events unconfirmed", self.service, len(confirms.waiting))
             self._close()
-            if not published:
-                raise BrokerUnavailable(str(error)) from error
-            # What was confirmed before the broker went away is published; the
-            # rest stays in the outbox for the next round.
+        confirms.forget()
         return published, refused
 
-    def _connect(self) -> Connection:
+    def _connect(self):
+        """(channel, confirms) of the relay's connection; confirms is None on
+        the in-memory broker."""
         if self._connection is None:
-            connection = connect(self.amqp_url, confirm=True)
+            connection = connect(self.amqp_url)
             try:
                 connection.ensure_connection(max_retries=1)
-                events_exchange(connection.default_channel).declare()
+                channel = connection.default_channel
+                events_exchange(channel).declare()
+                self._confirms = None if is_memory(self.amqp_url) else _Confirms(channel)
             except Exception as error:
                 connection.release()
                 raise BrokerUnavailable(str(error)) from error
             self._connection = connection
-        return self._connection
+        return self._connection.default_channel, self._confirms
 
     def _close(self) -> None:
         if self._connection is not None:
@@ -304,6 +322,41 @@ class OutboxRelay:
             except Exception:
                 pass
             self._connection = None
+            self._confirms = None
+
+
+class _Confirms:
+    """Publisher confirms on one channel: what the broker acknowledged, refused
+    or returned (unroutable) of the rows sent on it."""
+
+    def __init__(self, channel):
+        channel.confirm_select()
+        self._next_tag = 1  # the broker numbers a confirm channel's messages from 1
+        self.waiting: dict[int, object] = {}  # delivery tag -> row
+        self.confirmed: set[int] = set()  # row ids
+        self.nacked: set[int] = set()
+        self.returned: dict[str, str] = {}  # event id -> reason; a return comes before its ack
+        channel.events["basic_ack"].add(lambda tag, multiple: self._settle(tag, multiple, self.confirmed))
+        channel.events["basic_nack"].add(lambda tag, multiple: self._settle(tag, multiple, self.nacked))
+        channel.events["basic_return"].add(self._returned)
+
+    def sent(self, row) -> None:
+        self.waiting[self._next_tag] = row
+        self._next_tag += 1
+
+    def forget(self) -> None:
+        self.confirmed.clear()
+        self.nacked.clear()
+        self.returned.clear()
+
+    def _settle(self, tag: int, multiple: bool, into: set[int]) -> None:
+        for settled in [t for t in self.waiting if t <= tag] if multiple else [tag]:
+            row = self.waiting.pop(settled, None)
+            if row is not None:
+                into.add(row.id)
+
+    def _returned(self, exception, _exchange, _routing_key, message) -> None:
+        self.returned[message.properties.get("message_id")] = f"returned: {exception}"
 
 
 class EventHandlers:

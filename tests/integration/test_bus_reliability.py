@@ -167,6 +167,29 @@ def test_unroutable_events_stay_in_the_outbox_until_someone_listens(amqp_url, no
     assert json.loads(body)["data"]["user_id"] == "u-e"
 
 
+def test_events_the_broker_refuses_stay_in_the_outbox_and_the_rest_go_out(amqp_url, nodes):
+    """A full queue that rejects new messages makes the broker nack them: those
+    wait in the outbox for a later round, the ones confirmed are gone from it,
+    and the relay goes on over the same connection."""
+    producer = nodes("identity")
+    connection, channel = pika_channel(amqp_url)
+    channel.queue_declare("small", durable=True, arguments={"x-max-length": 2, "x-overflow": "reject-publish"})
+    channel.queue_bind("small", "sferum.events", "identity.user.registered")
+    sent = [producer.publish("identity.user.registered", {"user_id": f"u-{n}", "display_name": "N"})["id"]
+            for n in range(5)]
+    assert producer.relay.relay_once() == 2
+    waiting = producer.outbox_rows()
+    assert sorted(row.event_id for row in waiting) == sorted(sent[2:])
+    assert all(row.attempts == 1 and "refused" in row.last_error for row in waiting)
+    taken = [json.loads(channel.basic_get("small", auto_ack=True)[2])["id"] for _ in range(2)]
+    assert taken == sent[:2]
+    with producer.db.connection_context():
+        producer.kit.Outbox.update(next_attempt_at=waiting[0].created_at).execute()
+    assert producer.relay.relay_once() == 2
+    assert [row.event_id for row in producer.outbox_rows()] == [sent[4]]
+    connection.close()
+
+
 def test_two_relays_publish_every_row_exactly_once(amqp_url, nodes, new_database):
     producer = nodes("identity")
     connection, channel = pika_channel(amqp_url)
