@@ -41,6 +41,34 @@ class _PooledPostgres(PooledPostgresqlDatabase):
     def _is_closed(self, conn):
         return bool(conn.closed)
 
+    # BEGIN travels with the transaction's first statement instead of taking
+    # a round trip of its own; a transaction that ran nothing sends nothing.
+    def begin(self, isolation_level=None):
+        level = isolation_level or self._isolation_level
+        self._state.begin = (self._state.conn, f"BEGIN TRANSACTION ISOLATION LEVEL "
+                             f"{self._adapter.isolation_level_str(level)}; " if level else "BEGIN; ")
+
+    def _begun(self) -> bool:
+        """Whether BEGIN was sent; forgets a BEGIN still waiting."""
+        pending = getattr(self._state, "begin", None)
+        self._state.begin = None
+        return not (pending and pending[0] is self._state.conn)
+
+    def _execute_cursor(self, sql, params, **cursor_options):
+        pending = getattr(self._state, "begin", None)
+        if pending and pending[0] is self._state.conn:
+            self._state.begin = None
+            sql = pending[1] + sql
+        return super()._execute_cursor(sql, params, **cursor_options)
+
+    def commit(self):
+        if self._begun():
+            super().commit()
+
+    def rollback(self):
+        if self._begun():
+            super().rollback()
+
     # Statement prepares its SQL once per connection; `?prepare=0` turns that
     # off behind a pooler in transaction mode (PgBouncer), where the next
     # transaction may run on another server connection.

@@ -55,3 +55,35 @@ def test_prepare_0_runs_the_same_statements_unprepared(open_db):
     assert add.execute(1, "ещё раз").rowcount == 0
     assert read.execute(1).fetchone() == ("Собрание в пятницу",)
     assert prepared_names(db) == []
+
+
+def test_begin_goes_with_the_first_statement_and_never_outlives_its_transaction(new_database):
+    url = new_database("begin")
+    db, other = open_database(url), open_database(url)
+    db.connect()
+    db.execute_sql("CREATE TABLE notes (id integer PRIMARY KEY, text text)")
+    add = Statement(db, "INSERT INTO notes (id, text) VALUES (%s, %s)")
+    try:
+        # The first statement of a transaction carries its BEGIN: rolling back undoes it.
+        with pytest.raises(RuntimeError):
+            with db.atomic():
+                add.execute(1, "черновик")
+                raise RuntimeError("rolled back")
+        with db.atomic():
+            add.execute(2, "до")
+            with pytest.raises(RuntimeError):
+                with db.atomic():  # a savepoint
+                    add.execute(3, "отменено")
+                    raise RuntimeError("rolled back")
+            add.execute(4, "после")
+        # A transaction that ran nothing leaves nothing waiting: the next
+        # statement on its own commits at once, as another connection sees.
+        with db.atomic():
+            pass
+        add.execute(5, "сам по себе")
+        other.connect()
+        ids = [row[0] for row in other.execute_sql("SELECT id FROM notes ORDER BY id").fetchall()]
+        assert ids == [2, 4, 5]
+    finally:
+        db.close_all()
+        other.close_all()
