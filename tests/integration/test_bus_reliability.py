@@ -102,21 +102,33 @@ def test_a_handler_that_always_fails_ends_in_the_dead_letter_queue(amqp_url, nod
 
 
 def test_events_waiting_together_are_applied_in_shared_transactions(amqp_url, nodes):
-    consumer = nodes("orgstructure")
+    consumer = nodes("orgstructure", max_attempts=2)
     with Connection(amqp_url) as connection:
         consumer.consumer.queues.declare(connection.default_channel)
     connection, channel = pika_channel(amqp_url)
     for n in range(20):
-        envelope = make_envelope(GOOD, {"user_id": f"w-{n}", "display_name": "W"}, producer="identity")
-        channel.basic_publish("sferum.events", GOOD, json.dumps(envelope),
+        # One that always fails, among them: the batch splits around it.
+        event_type, data = (POISON, {"user_id": "w-x", "org_id": "o1", "approved_by": "u-x"}) if n == 7 else (
+            GOOD, {"user_id": f"w-{n}", "display_name": "W"})
+        envelope = make_envelope(event_type, data, producer="identity")
+        channel.basic_publish("sferum.events", event_type, json.dumps(envelope),
                               pika.BasicProperties(content_type="application/json", delivery_mode=2))
     connection.close()
     consumer.start_consumer()
     producer = nodes("identity")
     producer.start_relay()
     settle(producer, consumer)
-    assert all(consumer.effects(f"w-{n}") == 1 for n in range(20))
+    assert all(consumer.effects(f"w-{n}") == 1 for n in range(20) if n != 7)
     assert consumer.consumer.handled_together_total >= 2
+    connection, channel = pika_channel(amqp_url)
+    wait_for(lambda: channel.queue_declare("orgstructure.dlq", passive=True).method.message_count == 1,
+             timeout=30, message="the failing event dead-lettered")
+    # Everything was acknowledged: once the consumer is gone nothing comes back.
+    consumer.consumer.should_stop = True
+    for thread in consumer.threads:
+        thread.join(10)
+    assert channel.queue_declare(consumer.consumer.queues.main.name, passive=True).method.message_count == 0
+    connection.close()
 
 
 def test_a_malformed_message_is_dead_lettered_not_dropped(amqp_url, nodes):
