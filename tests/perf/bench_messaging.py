@@ -39,6 +39,18 @@ from services.distributed import Cluster  # noqa: E402
 CLIENT = Path(__file__).with_name("loadclient.py")
 
 
+def python_loop_ms() -> float:
+    """How long this machine takes for a fixed piece of pure Python, with the
+    platform idle: the host's speed varies from run to run, and so do the
+    figures; this says which kind of moment a run had."""
+    best = float("inf")
+    for _ in range(3):
+        started = time.perf_counter()
+        sum(i * i for i in range(2_000_000))
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -257,6 +269,7 @@ def main(argv: list[str]) -> int:
         connected = sum(int(ready.read_text()) for ready, _ in receivers)
         print(f"{connected} of {users} sockets connected", flush=True)
 
+        loop_ms = python_loop_ms()
         groups = {label: process.pid for label, process in cluster.processes}
         groups.update({"rabbitmq": rabbit._process.pid if rabbit._process else -1,
                        "postgresql": postgres._process.pid if postgres._process else -1})
@@ -293,6 +306,7 @@ def main(argv: list[str]) -> int:
         accepted_total = sum(step["accepted"] for step in report["steps"]) or 1
         report["cpu_ms_per_message"] = {label: round(1000 * share * load_seconds / accepted_total, 2)
                                         for label, share in report["cpu_share_during_load"].items()}
+        report["python_loop_ms"] = {"before": loop_ms, "after": python_loop_ms()}
         memory = peak_memory(groups)
         report["peak_memory_kib"] = {label: kib for label, _pid, kib in memory}
         print_report(report, memory)
@@ -393,6 +407,9 @@ def print_report(report: dict, memory) -> None:
         print(f"{step['offered_per_s']:>9} {step['accepted_per_s']:>10.1f} {d['p50']:>7.1f} {d['p95']:>7.1f} "
               f"{d['p99']:>7.1f} {d['max']:>7.1f} {step['deliveries']:>10} {lost:>6}  "
               f"{step['http_ms']['p50']:.1f}/{step['http_ms']['p99']:.1f}  {step['statuses']}")
+    loop = report["python_loop_ms"]
+    print(f"\nthe machine's speed: a fixed Python loop took {loop['before']} ms before the load and "
+          f"{loop['after']} ms after (lower is faster)")
     print("\nCPU used during the load (cores; the machine has %d):" % os.cpu_count())
     print(f"  {'process':<20} {'cores':>5} {'ms/message':>10}")
     for label, cores in sorted(report["cpu_share_during_load"].items(), key=lambda item: -item[1]):
