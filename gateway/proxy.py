@@ -8,6 +8,7 @@ import json
 import logging
 import time
 
+from werkzeug.datastructures import EnvironHeaders
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wsgi import get_input_stream
@@ -83,16 +84,19 @@ class ApiProxy:
             raise NotFound()
         service, public = resolved
         remote_addr = environ.get("REMOTE_ADDR") or ""
+        client_headers = EnvironHeaders(environ)
         principal = None
         if not public:
-            token = bearer_token({"Authorization": environ.get("HTTP_AUTHORIZATION", "")})
+            token = bearer_token(client_headers)
             if not token:
                 raise Unauthorized()
             principal = self.verifier.verify(token)
         wait = self.limiter.check(principal.id if principal else f"ip:{remote_addr}")
         if wait:
             raise TooManyRequests(wait)
-        headers = _client_headers(environ)
+        # What a service should see of the client's headers: none that belong
+        # to this hop, none that only the gateway may set.
+        headers = {name: value for name, value in client_headers.items() if name.lower() not in NOT_FORWARDED}
         length = environ.get("CONTENT_LENGTH", "")
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if length.isdigit() and not chunked:
@@ -119,22 +123,6 @@ class ApiProxy:
             out_headers.append(("Content-Length", str(len(content))))
             return status, out_headers, [content]
         return status, out_headers, content
-
-
-def _client_headers(environ) -> dict:
-    """The client's headers as a service should see them: none that belong to
-    this hop, none that only the gateway may set."""
-    headers = {}
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            name = key[5:].replace("_", "-").title()
-        elif key == "CONTENT_TYPE":
-            name = "Content-Type"
-        else:
-            continue
-        if name.lower() not in NOT_FORWARDED:
-            headers[name] = value
-    return headers
 
 
 def _error(status: int, code: str, message: str, details: dict | None = None, headers: dict | None = None):

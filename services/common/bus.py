@@ -280,11 +280,9 @@ class OutboxRelay:
             rows = [row for row in rows if confirms is not None and row.id in confirms.confirmed]
             if confirms is not None:
                 confirms.waiting.clear()
-        if confirms is None:  # the in-memory broker confirms nothing: sent is published
-            return [row.id for row in rows], refused
         for row in rows:
-            if row.id in confirms.confirmed:
-                reason = confirms.returned.pop(row.event_id, None)
+            if confirms is None or row.id in confirms.confirmed:  # the in-memory broker confirms nothing
+                reason = confirms.returned.pop(row.event_id, None) if confirms else None
                 if reason:
                     refused.append((row, reason))
                 else:
@@ -293,10 +291,11 @@ class OutboxRelay:
                              extra={"event_id": row.event_id, "event_type": row.routing_key})
             elif row.id in confirms.nacked:
                 refused.append((row, "refused: the broker did not take it (nack)"))
-        if confirms.waiting:  # unconfirmed at the deadline: sent again next round
-            log.warning("outbox relay of %s: %d events unconfirmed", self.service, len(confirms.waiting))
-            self._close()
-        confirms.forget()
+        if confirms is not None:
+            if confirms.waiting:  # unconfirmed at the deadline: sent again next round
+                log.warning("outbox relay of %s: %d events unconfirmed", self.service, len(confirms.waiting))
+                self._close()
+            confirms.forget()
         return published, refused
 
     def _connect(self):

@@ -107,15 +107,15 @@ def idempotent(view):
                     raise _AlreadyAnswered()
                 return response
         except _AlreadyAnswered:
-            pass
+            row = answers.remembered(user.id, key)
         except (ApiError, HTTPException):
             # The first attempt's answer, not what the same request meets now
             # (a block since, a chat left): the client must learn it got through.
-            if answers.remembered(user.id, key) is None:
+            row = answers.remembered(user.id, key)
+            if row is None:
                 raise
         finally:
             service.realtime.release(send=kept)
-        row = answers.remembered(user.id, key)
         if row is None:  # the first answer turned a day old just now
             raise Conflict("This key's first answer has just expired; retry with a new key.",
                            code="idempotency_key_expired")

@@ -11,6 +11,7 @@ from support.races import while_first_is_uncommitted
 from services.common.auth import Principal
 from services.common.bus import realtime_exchange
 from services.common.clock import utcnow
+from services.common.testing.helpers import TokensAreUserIds
 
 pytestmark = pytest.mark.integration
 
@@ -28,13 +29,6 @@ class Pushes:
         while (message := self.queue.get(no_ack=True)) is not None:
             sent.append(json.loads(message.body)["type"])
         return sent
-
-
-class TokensAreUserIds:
-    """Stands in for JWT checks, which are not what these tests are about."""
-
-    def verify(self, token):
-        return Principal(id=token, session_id=None)
 
 
 @pytest.fixture

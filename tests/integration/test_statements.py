@@ -12,8 +12,9 @@ pytestmark = pytest.mark.integration
 def open_db(new_database):
     opened = []
 
-    def make(options=""):
-        db = open_database(new_database("stmt") + options)
+    def make(options="", database=None):
+        """A new database, or a second pool on `database` (its URL)."""
+        db = open_database((database or new_database("stmt")) + options)
         db.connect()
         db.execute_sql("CREATE TABLE IF NOT EXISTS notes (id integer PRIMARY KEY, text text)")
         opened.append(db)
@@ -57,33 +58,26 @@ def test_prepare_0_runs_the_same_statements_unprepared(open_db):
     assert prepared_names(db) == []
 
 
-def test_begin_goes_with_the_first_statement_and_never_outlives_its_transaction(new_database):
+def test_begin_goes_with_the_first_statement_and_never_outlives_its_transaction(open_db, new_database):
     url = new_database("begin")
-    db, other = open_database(url), open_database(url)
-    db.connect()
-    db.execute_sql("CREATE TABLE notes (id integer PRIMARY KEY, text text)")
+    db, other = open_db(database=url), open_db(database=url)
     add = Statement(db, "INSERT INTO notes (id, text) VALUES (%s, %s)")
-    try:
-        # The first statement of a transaction carries its BEGIN: rolling back undoes it.
+    # The first statement of a transaction carries its BEGIN: rolling back undoes it.
+    with pytest.raises(RuntimeError):
+        with db.atomic():
+            add.execute(1, "черновик")
+            raise RuntimeError("rolled back")
+    with db.atomic():
+        add.execute(2, "до")
         with pytest.raises(RuntimeError):
-            with db.atomic():
-                add.execute(1, "черновик")
+            with db.atomic():  # a savepoint
+                add.execute(3, "отменено")
                 raise RuntimeError("rolled back")
-        with db.atomic():
-            add.execute(2, "до")
-            with pytest.raises(RuntimeError):
-                with db.atomic():  # a savepoint
-                    add.execute(3, "отменено")
-                    raise RuntimeError("rolled back")
-            add.execute(4, "после")
-        # A transaction that ran nothing leaves nothing waiting: the next
-        # statement on its own commits at once, as another connection sees.
-        with db.atomic():
-            pass
-        add.execute(5, "сам по себе")
-        other.connect()
-        ids = [row[0] for row in other.execute_sql("SELECT id FROM notes ORDER BY id").fetchall()]
-        assert ids == [2, 4, 5]
-    finally:
-        db.close_all()
-        other.close_all()
+        add.execute(4, "после")
+    # A transaction that ran nothing leaves nothing waiting: the next
+    # statement on its own commits at once, as another connection sees.
+    with db.atomic():
+        pass
+    add.execute(5, "сам по себе")
+    ids = [row[0] for row in other.execute_sql("SELECT id FROM notes ORDER BY id").fetchall()]
+    assert ids == [2, 4, 5]

@@ -26,16 +26,9 @@ from bench_messaging import cpu_by_label  # noqa: E402
 
 from services.common.auth import Principal  # noqa: E402
 from services.common.config import Settings  # noqa: E402
-from services.common.testing.helpers import dev_env  # noqa: E402
+from services.common.testing.helpers import TokensAreUserIds, dev_env  # noqa: E402
 from services.common.testing.servers import PostgresServer  # noqa: E402
 from services.common.wsgi import build  # noqa: E402
-
-
-class TokensAreUserIds:
-    """JWT checks are the gateway's and identity's cost, not the post's."""
-
-    def verify(self, token):
-        return Principal(id=token, session_id=None)
 
 
 def main(argv: list[str]) -> int:
