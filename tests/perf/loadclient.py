@@ -191,7 +191,7 @@ def send(plan: dict, rates: list[int], duration: float, pause: float, out: str, 
             except Exception as error:  # refused, timed out: counted, not raised
                 step["statuses"][type(error).__name__] += 1
 
-        started = time.time()
+        started = step["started_at"] = time.time()
         count = int(share * duration)
         for n in range(count):
             target = started + n / share
