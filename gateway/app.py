@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ class GatewayConfig:
     rate_per_second: float = 20.0
     rate_burst: int = 200
     max_body_bytes: int = 64 * 1024 * 1024
-    ping_interval: int = 25
+    ping_interval: float = 25
     trusted_proxy_hops: int = 0
     log_level: str = "INFO"
     extra: dict = field(default_factory=dict)
@@ -57,7 +58,7 @@ class GatewayConfig:
             rate_per_second=float(env.get("GATEWAY_RATE_PER_SECOND", "20")),
             rate_burst=int(env.get("GATEWAY_RATE_BURST", "200")),
             max_body_bytes=int(env.get("GATEWAY_MAX_BODY_BYTES", str(64 * 1024 * 1024))),
-            ping_interval=int(env.get("GATEWAY_PING_INTERVAL", "25")),
+            ping_interval=float(env.get("GATEWAY_PING_INTERVAL", "25")),
             trusted_proxy_hops=int(env.get("TRUSTED_PROXY_HOPS", "0")),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )
@@ -148,8 +149,12 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
         if not token:
             raise Unauthorized()
         principal = verifier.verify(token)
-        ws = simple_websocket.Server(request.environ, max_message_size=64 * 1024)
-        _serve_stream(hub, ws, principal, config.ping_interval)
+        # One event wakes the stream's loop for everything: a frame that had to
+        # wait (set by the hub), and a message or the close from the client
+        # (set by the socket's reader), so an idle stream sleeps until its next ping.
+        wake = threading.Event()
+        ws = simple_websocket.Server(request.environ, max_message_size=64 * 1024, event_class=lambda: wake)
+        _serve_stream(hub, ws, principal, config.ping_interval, wake)
         return _UpgradedResponse(ws.mode)
 
     app.wsgi_app = ApiProxy(app.wsgi_app, config.backends, verifier, limiter, metrics, config.max_body_bytes)
@@ -163,11 +168,11 @@ def create_app(config: GatewayConfig | None = None) -> Flask:
 PING_FRAME = b"\x89\x00"
 
 
-def _serve_stream(hub: Hub, ws, principal, ping_interval: float) -> None:
+def _serve_stream(hub: Hub, ws, principal, ping_interval: float, wake: threading.Event) -> None:
     """Frames reach the socket from the hub directly or, when they had to wait,
     from this loop; pings go the same way so that nothing interleaves."""
     subscriber = hub.subscribe(principal.id, ws.sock, first=text_frame(json.dumps(
-        {"type": "stream.ready", "data": {"user_id": principal.id}})))
+        {"type": "stream.ready", "data": {"user_id": principal.id}})), ready=wake)
     expires_at = float(principal.claims.get("exp", time.time() + 900))
     next_ping = time.time() + ping_interval
     close = None
@@ -178,16 +183,15 @@ def _serve_stream(hub: Hub, ws, principal, ping_interval: float) -> None:
                 # The stream lives no longer than the token that opened it.
                 close = (4001, "token expired")
                 break
-            frames = subscriber.take(timeout=1.0)
-            if frames:
-                ws.sock.sendall(frames)
-                subscriber.written()
-                continue
             if now >= next_ping:
                 subscriber.offer(PING_FRAME)
                 next_ping = now + ping_interval
+            frames = subscriber.take(timeout=min(next_ping, expires_at) - now)
+            if frames:
+                ws.sock.sendall(frames)
+                subscriber.written()
             while ws.connected and ws.receive(timeout=0) is not None:
-                pass  # clients have nothing to say on the stream; drop it when idle
+                pass  # clients have nothing to say on the stream
         if subscriber.overflowed:
             close = (4008, "too slow; reconnect and read history")
     except (simple_websocket.ConnectionClosed, OSError):

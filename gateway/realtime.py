@@ -48,11 +48,12 @@ class Subscriber:
     bounded buffer that the socket's own loop drains, so a slow client never
     holds up the others."""
 
-    def __init__(self, user_id: str, sock=None, first: bytes = b"", max_pending: int = 1000):
+    def __init__(self, user_id: str, sock=None, first: bytes = b"", max_pending: int = 1000,
+                 ready: threading.Event | None = None):
         self.user_id = user_id
         self.max_pending = max_pending
         self.frames: deque[bytes] = deque([first] if first else [])
-        self.ready = threading.Event()
+        self.ready = ready or threading.Event()
         if first:
             self.ready.set()
         self.overflowed = False
@@ -110,10 +111,12 @@ class Hub(ReconnectingConsumer):
         self.delivered_total = 0
         self._thread: threading.Thread | None = None
 
-    def subscribe(self, user_id: str, sock=None, first: bytes = b"") -> Subscriber:
+    def subscribe(self, user_id: str, sock=None, first: bytes = b"",
+                  ready: threading.Event | None = None) -> Subscriber:
         """`first` goes out before anything delivered; with `sock`, frames are
-        written straight to it when it can take them."""
-        subscriber = Subscriber(user_id, sock, first)
+        written straight to it when it can take them. `ready` is set whenever
+        frames wait (and may be shared with whatever else wakes the reader)."""
+        subscriber = Subscriber(user_id, sock, first, ready=ready)
         with self._lock:
             self._subscribers[user_id].add(subscriber)
         return subscriber

@@ -1,10 +1,13 @@
 """The gateway in front of the in-process platform (what `make run` starts)."""
 import json
 import socket
+import threading
 import time
 
 import pytest
+import websocket
 from kombu import Connection, Queue
+from werkzeug.serving import make_server
 
 from gateway.app import GatewayConfig, create_app
 from gateway.backends import HttpBackend, _still_open
@@ -12,7 +15,8 @@ from gateway.realtime import Subscriber
 from gateway.routes import resolve
 from services.common.bus import events_exchange
 from services.common.config import SERVICES
-from services.common.testing.helpers import Api, assert_error, phone, wait_for
+from services.common.testing.helpers import Api, assert_error, dev_env, phone, reset_memory_bus, wait_for
+from services.embedded import build_platform
 
 
 def test_health_readiness_docs_and_sign_in(embedded):
@@ -393,3 +397,47 @@ def test_a_service_that_is_down_is_unavailable_not_an_error():
     backend = HttpBackend(f"http://127.0.0.1:{port}")
     with pytest.raises(BackendUnavailable):
         backend.forward("POST", "/x", b"", {"Content-Length": "2"}, io.BytesIO(b"{}"))
+
+
+def test_a_stream_sleeps_between_pings_wakes_for_what_happens_and_ends_with_its_token(tmp_path):
+    """The stream's loop waits on one event for a frame that had to wait, the
+    client's close and its next ping; the token's end closes it with 4001."""
+    reset_memory_bus()
+    gateway, apps = build_platform(dev_env(tmp_path, ACCESS_TOKEN_TTL=5))
+    gateway.extensions["sferum.gateway"]["config"].ping_interval = 0.5
+    hub = gateway.extensions["sferum.gateway"]["hub"]
+    server = make_server("127.0.0.1", 0, gateway, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"ws://127.0.0.1:{server.server_port}/api/v1/stream"
+    try:
+        tokens = Api(gateway.test_client()).sign_in(phone(5))
+        user_id, header = tokens["user"]["id"], [f"Authorization: Bearer {tokens['access_token']}"]
+        leaving = websocket.create_connection(url, header=header, timeout=5)
+        assert json.loads(leaving.recv())["type"] == "stream.ready"
+        wait_for(lambda: hub.connected_users == 1, message="the first stream subscribed")
+        leaving.close()
+        wait_for(lambda: hub.connected_users == 0, timeout=2, message="a closed stream forgotten before its ping")
+
+        stream = websocket.create_connection(url, header=header, timeout=5)
+        assert json.loads(stream.recv())["type"] == "stream.ready"
+        opened_at = time.monotonic()
+        opcode, _ = stream.recv_data(control_frame=True)
+        assert opcode == websocket.ABNF.OPCODE_PING
+        assert time.monotonic() - opened_at >= 0.3, "the first ping comes after the interval, not before"
+        assert hub.deliver({"type": "message.created", "recipients": [user_id], "data": {"n": 1}}) == 1
+        frames = []
+        while True:
+            opcode, data = stream.recv_data(control_frame=True)
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                break
+            frames.append((opcode, data))
+        assert (websocket.ABNF.OPCODE_TEXT, b'{"type": "message.created", "data": {"n": 1}}') in frames
+        assert int.from_bytes(data[:2], "big") == 4001
+        assert data[2:] == b"token expired"
+        wait_for(lambda: hub.connected_users == 0, message="the expired stream forgotten")
+    finally:
+        server.shutdown()
+        hub.stop()
+        for app in apps.values():
+            app.extensions["sferum"].stop_workers()
+        reset_memory_bus()
