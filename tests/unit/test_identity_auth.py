@@ -180,6 +180,26 @@ def resign(api, token, **claims_update):
     return jwt.encode(claims, key, algorithm="RS256", headers={"kid": stored.kid})
 
 
+def public_key_as_hmac_secret(api, token, kid):
+    """The algorithm-confusion forgery: the token's claims signed with HS256,
+    identity's published public key (PEM) as the secret. PyJWT refuses to
+    sign that way, so it is put together by hand."""
+    import base64
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives import serialization
+
+    def part(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    published = next(k for k in api.get("/.well-known/jwks.json").json["keys"] if k["kid"] == kid)
+    pem = jwt.algorithms.RSAAlgorithm.from_jwk(json.dumps(published)).public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    signed = part(json.dumps({"alg": "HS256", "typ": "JWT", "kid": kid}).encode()) + "." + token.split(".")[1]
+    return signed + "." + part(hmac.new(pem, signed.encode(), hashlib.sha256).digest())
+
+
 def test_bad_access_tokens_are_refused(api):
     tokens = api.sign_in(phone(14))
     good = tokens["access_token"]
@@ -191,7 +211,7 @@ def test_bad_access_tokens_are_refused(api):
     cases = {
         "alg none": f"{none_header}.{payload}.",
         "another key, same kid": forged({"sub": tokens["user"]["id"]}, {"kid": kid}),
-        "HS256 with the public key": jwt.encode({"sub": "x"}, "secret", algorithm="HS256", headers={"kid": kid}),
+        "HS256 with the public key": public_key_as_hmac_secret(api, good, kid),
         "wrong audience": resign(api, good, aud="another-platform"),
         "wrong issuer": resign(api, good, iss="someone-else"),
         "expired": resign(api, good, exp=int(time.time()) - 120, iat=int(time.time()) - 1200),
