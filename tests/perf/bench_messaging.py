@@ -40,22 +40,29 @@ from services.distributed import Cluster  # noqa: E402
 CLIENT = Path(__file__).with_name("loadclient.py")
 
 
-class HostSpeed:
-    """How fast the cores ran while the benchmark ran. This host's cores change
-    speed by up to half from one second to the next, with nothing of ours
-    running (its other tenants): a figure means little without it. Every half
-    second a fixed piece of pure Python is timed in this thread's own CPU time,
-    which waiting for a core does not count, so the platform's load does not
-    read as a slow host. Lower is faster; the figures compare across runs."""
+class Timeline:
+    """What the machine did during each step, sampled every half second.
+
+    The host's speed: this host's cores change speed by up to half from one
+    second to the next, with nothing of ours running (its other tenants), and
+    a figure means little without it. A fixed piece of pure Python is timed in
+    this thread's own CPU time, which waiting for a core does not count, so
+    the platform's load does not read as a slow host. Lower is faster; the
+    figures compare across runs.
+
+    The CPU time of every process of the run (platform and phones), read
+    after the piece, so that a step's cores and CPU per message are its own
+    and not averaged with the idle moments between steps."""
 
     def __init__(self, interval: float = 0.5):
         self.interval = interval
-        self.samples: list[tuple[float, float]] = []  # (time.time(), CPU ms for the piece)
+        self.samples: list[tuple[float, float, float]] = []  # (time.time(), piece CPU ms, processes' CPU s)
+        self.pids: list[int] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="host-speed", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="timeline", daemon=True)
 
     @staticmethod
-    def _piece_ms() -> float:
+    def piece_ms() -> float:
         best = float("inf")
         for _ in range(2):  # the better of two: a task switch in the middle costs caches
             started = time.thread_time()
@@ -65,7 +72,8 @@ class HostSpeed:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.samples.append((time.time(), self._piece_ms()))
+            piece = self.piece_ms()
+            self.samples.append((time.time(), piece, cpu_seconds(self.pids)))
 
     def start(self) -> None:
         self._thread.start()
@@ -74,13 +82,19 @@ class HostSpeed:
         self._stop.set()
         self._thread.join()
 
-    def between(self, start: float, end: float) -> dict:
-        """The piece's CPU milliseconds in the window: on average (what the
-        step's capacity follows) and at the slowest (what its p99 feels)."""
-        taken = [ms for at, ms in self.samples if start <= at <= end]
-        if not taken:
-            return {"mean_ms": None, "slowest_ms": None}
-        return {"mean_ms": round(sum(taken) / len(taken), 2), "slowest_ms": round(max(taken), 2)}
+    def between(self, start: float, end: float, accepted: int) -> dict:
+        """The piece's CPU ms in the window on average (what the step's capacity
+        follows) and at the slowest (what its p99 feels); the cores all the
+        processes used, and their CPU ms per accepted message."""
+        inside = [sample for sample in self.samples if start <= sample[0] <= end]
+        if len(inside) < 2:
+            return {"mean_ms": None, "slowest_ms": None, "cores": None, "cpu_ms_per_message": None}
+        pieces = [piece for _, piece, _ in inside]
+        (first_at, _, first_cpu), (last_at, _, last_cpu) = inside[0], inside[-1]
+        messages = accepted * (last_at - first_at) / (end - start)
+        return {"mean_ms": round(sum(pieces) / len(pieces), 2), "slowest_ms": round(max(pieces), 2),
+                "cores": round((last_cpu - first_cpu) / (last_at - first_at), 2),
+                "cpu_ms_per_message": round(1000 * (last_cpu - first_cpu) / messages, 2) if messages else None}
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -301,8 +315,8 @@ def main(argv: list[str]) -> int:
         connected = sum(int(ready.read_text()) for ready, _ in receivers)
         print(f"{connected} of {users} sockets connected", flush=True)
 
-        host = HostSpeed()
-        host.start()
+        timeline = Timeline()
+        timeline.start()
         time.sleep(3)  # a few samples of the idle platform
         groups = {label: process.pid for label, process in cluster.processes}
         groups.update({"rabbitmq": rabbit._process.pid if rabbit._process else -1,
@@ -318,6 +332,9 @@ def main(argv: list[str]) -> int:
                                              "--idempotency-keys" if args.idempotency_keys else "--no-idempotency-keys"],
                                             cwd=ROOT))
             senders.append((clients[-1], result))
+        tree = process_tree()
+        timeline.pids = [pid for root in groups.values() for pid in descendants(root, tree)] + [
+            process.pid for process in clients]
         if args.profile:
             profile_workers(cluster, rates, args, work)
         for process, _ in senders:
@@ -326,14 +343,14 @@ def main(argv: list[str]) -> int:
         client_pids.update({f"sender-{n}": process.pid for n, (process, _) in enumerate(senders)})
         cpu_after, load_seconds = cpu_by_label(groups, client_pids), time.monotonic() - load_started
         stop_file.write_text("stop")
-        host.stop()
+        timeline.stop()
         for process in clients:
             process.wait(60)
 
         sent_files = [json.loads(result.read_text()) for _, result in senders]
         sent = [part["steps"] for part in sent_files]
         received = [json.loads(result.read_text()) for _, result in receivers]
-        report = summarise(rates, sent, received, args, host)
+        report = summarise(rates, sent, received, args, timeline)
         report["cpu_share_during_load"] = {label: round((cpu_after[label] - cpu_before.get(label, 0.0)) / load_seconds, 3)
                                            for label in cpu_after if not label.startswith("sender")}
         for n, part in enumerate(sent_files):  # the senders exited: they report their own use
@@ -404,7 +421,7 @@ def print_profile(name: str, path: Path, top: int = 12) -> None:
         print(f"    {100 * n / samples:5.1f}%  {frame}")
 
 
-def summarise(rates, sent, received, args, host: HostSpeed) -> dict:
+def summarise(rates, sent, received, args, timeline: Timeline) -> dict:
     steps = []
     for index, rate in enumerate(rates):
         parts = [steps_of[index] for steps_of in sent]
@@ -424,8 +441,8 @@ def summarise(rates, sent, received, args, host: HostSpeed) -> dict:
             "delivered_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95),
                              "p99": percentile(latencies, 99), "max": max(latencies, default=float("nan"))},
             "http_ms": {"p50": percentile(http, 50), "p99": percentile(http, 99)},
-            "host_speed": host.between(min(p["started_at"] for p in parts),
-                                       max(p["started_at"] + p["send_seconds"] for p in parts)),
+            "machine": timeline.between(min(p["started_at"] for p in parts),
+                                        max(p["started_at"] + p["send_seconds"] for p in parts), accepted),
         })
     return {"schools": args.schools, "chat_members": args.students + 1, "steps": steps,
             "messaging_workers": args.messaging_workers, "gateway_workers": args.gateway_workers,
@@ -436,17 +453,19 @@ def print_report(report: dict, memory) -> None:
     print(f"\n{report['schools']} class chats x {report['chat_members']} members, "
           f"{report['duration_s']:.0f}s per step")
     print(f"{'offered/s':>9} {'accepted/s':>10} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-          f"{'delivered':>10} {'lost':>6} {'host ms':>9}  http p50/p99 ms  statuses")
+          f"{'delivered':>10} {'lost':>6} {'host ms':>9} {'cores':>5} {'CPU ms/msg':>10}  http p50/p99 ms  statuses")
     for step in report["steps"]:
         d = step["delivered_ms"]
         lost = step["deliveries_expected"] - step["deliveries"]
-        speed = step["host_speed"]
+        machine = step["machine"]
         print(f"{step['offered_per_s']:>9} {step['accepted_per_s']:>10.1f} {d['p50']:>7.1f} {d['p95']:>7.1f} "
               f"{d['p99']:>7.1f} {d['max']:>7.1f} {step['deliveries']:>10} {lost:>6} "
-              f"{speed['mean_ms']!s:>4}/{speed['slowest_ms']!s:>4}  "
+              f"{machine['mean_ms']!s:>4}/{machine['slowest_ms']!s:>4} {machine['cores']!s:>5} "
+              f"{machine['cpu_ms_per_message']!s:>10}  "
               f"{step['http_ms']['p50']:.1f}/{step['http_ms']['p99']:.1f}  {step['statuses']}")
     print("\nhost ms: CPU milliseconds a fixed piece of Python took during the step, mean/slowest;"
-          " lower is faster, and this host's cores change speed by themselves")
+          " lower is faster, and this host's cores change speed by themselves.\ncores, CPU ms/msg: what all the"
+          " processes (the platform and the phones) used during the step")
     print("\nCPU used during the load (cores; the machine has %d):" % os.cpu_count())
     print(f"  {'process':<20} {'cores':>5} {'ms/message':>10}")
     for label, cores in sorted(report["cpu_share_during_load"].items(), key=lambda item: -item[1]):
