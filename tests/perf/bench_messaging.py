@@ -6,8 +6,9 @@ students' chat has 30 members (the class head and 29 students) who all
 accepted its rules. Every member keeps a WebSocket open. Senders then post
 messages at fixed offered rates into random class chats; receivers time every
 delivery to every other member. Printed for each rate: messages/s accepted,
-send->delivered latency p50/p95/p99, deliveries lost; then each process's peak
-memory (VmHWM). `--profile` samples the messaging, orgstructure and gateway
+send->delivered latency p50/p95/p99, deliveries lost, the host's speed and the
+cores and CPU per message all the processes used; then each process's CPU per
+message over the run and peak memory (VmHWM). `--profile` samples the messaging, orgstructure and gateway
 workers with py-spy during the step at `--profile-rate`.
 
     make bench                     # defaults below
@@ -317,7 +318,6 @@ def main(argv: list[str]) -> int:
 
         timeline = Timeline()
         timeline.start()
-        time.sleep(3)  # a few samples of the idle platform
         groups = {label: process.pid for label, process in cluster.processes}
         groups.update({"rabbitmq": rabbit._process.pid if rabbit._process else -1,
                        "postgresql": postgres._process.pid if postgres._process else -1})
