@@ -251,6 +251,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", default=str(ROOT / "var" / "bench"))
     parser.add_argument("--log-level", default="WARNING", help="INFO logs every request with its duration")
     parser.add_argument("--keep", action="store_true", help="keep the logs and the plan")
+    parser.add_argument("--idle-seconds", type=float, default=0,
+                        help="first measure what every process uses with all sockets open and nothing posted")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -322,6 +324,13 @@ def main(argv: list[str]) -> int:
         groups.update({"rabbitmq": rabbit._process.pid if rabbit._process else -1,
                        "postgresql": postgres._process.pid if postgres._process else -1})
         client_pids = {f"receiver-{n}": process.pid for n, process in enumerate(clients)}
+        if args.idle_seconds:
+            idle = cpu_by_label(groups, client_pids)
+            time.sleep(args.idle_seconds)
+            used = {label: (seconds - idle[label]) / args.idle_seconds
+                    for label, seconds in cpu_by_label(groups, client_pids).items()}
+            print(f"idle, {connected} sockets open, {args.idle_seconds:.0f}s: " + ", ".join(
+                f"{label} {100 * cores:.1f}%" for label, cores in used.items()) + " of a core", flush=True)
         cpu_before, load_started = cpu_by_label(groups, client_pids), time.monotonic()
         senders = []
         for part in range(args.senders):
