@@ -21,7 +21,7 @@ from services.common.auth import KeySet, TokenVerifier, bearer_token
 from services.common.config import DEFAULT_PORTS, SERVICES
 from services.common.errors import Unauthorized, error_response, register_error_handlers
 from services.common.logs import configure_logging
-from services.common.web import API_PREFIX, PlatformFlask, install_metrics, install_request_id
+from services.common.web import API_PREFIX, install_metrics, install_request_id
 
 from .backends import BackendUnavailable, HttpBackend
 from .openapi import DOCS_PAGE, MergedSpec
@@ -82,7 +82,7 @@ class _UpgradedResponse(Response):
 def create_app(config: GatewayConfig | None = None) -> Flask:
     config = config or GatewayConfig.from_env()
     configure_logging(config.log_level)
-    app = PlatformFlask("sferum.gateway")
+    app = Flask("sferum.gateway")
     app.config.update(MAX_CONTENT_LENGTH=config.max_body_bytes)
     app.json.ensure_ascii = False
     register_error_handlers(app)

@@ -29,22 +29,6 @@ API_PREFIX = "/api/v1"
 OPENAPI_JSON = "/openapi.json"
 
 
-class PlatformFlask(Flask):
-    """Flask as the services and the gateway run it. Flask asks of every view
-    and hook whether it is `async def` on every call, a dozen inspections per
-    request; the answer never changes, so it is kept."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._synced: dict = {}
-
-    def ensure_sync(self, func):
-        synced = self._synced.get(func)
-        if synced is None:
-            synced = self._synced[func] = super().ensure_sync(func)
-        return synced
-
-
 class ServiceApi(Api):
     """flask-smorest's Api answering errors in the platform's format."""
     ERROR_SCHEMA = ErrorSchema
@@ -151,7 +135,7 @@ class _RuntimeCollector:
 def create_service_app(runtime: ServiceRuntime, blueprints, *, title: str,
                        max_content_length: int = 1 << 20) -> Flask:
     configure_logging(runtime.settings.log_level)
-    app = PlatformFlask(f"sferum.{runtime.name}")
+    app = Flask(f"sferum.{runtime.name}")
     app.config.update(
         API_TITLE=title, API_VERSION="v1", OPENAPI_VERSION="3.0.3",
         OPENAPI_URL_PREFIX="/", OPENAPI_JSON_PATH=OPENAPI_JSON.lstrip("/"),
