@@ -30,7 +30,7 @@ STREAM = API_PREFIX + "/stream"
 ROUTE = API_PREFIX + "/<path:path>"  # the route label in metrics and logs
 METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
 # What the gateway says itself to the services, never what a client claims.
-SET_BY_GATEWAY = frozenset(("x-request-id", "x-forwarded-for", "x-forwarded-proto"))
+SET_BY_GATEWAY = frozenset((REQUEST_ID_HEADER.lower(), "x-forwarded-for", "x-forwarded-proto"))
 NOT_FORWARDED = HOP_BY_HOP | SET_BY_GATEWAY
 
 
@@ -116,7 +116,8 @@ class ApiProxy:
             log.warning("%s unavailable: %s", service, error)
             return _error(503, "service_unavailable", "This part of the platform is briefly unavailable; try again.",
                           headers={"Retry-After": "2"})
-        out_headers = [(name, value) for name, value in out_headers if name.lower() != "x-request-id"]
+        # The answer carries the gateway's request id, added once by __call__.
+        out_headers = [(name, value) for name, value in out_headers if name.lower() != REQUEST_ID_HEADER.lower()]
         if isinstance(content, list):
             content = b"".join(content)
         if isinstance(content, bytes):

@@ -3,11 +3,11 @@ import pytest
 from services.common.testing.helpers import Api, dev_env, reset_memory_bus
 
 
-def _platform(var_dir):
+def _platform(var_dir, **env):
     from services.embedded import build_platform
 
     reset_memory_bus()
-    gateway, apps = build_platform(dev_env(var_dir))
+    gateway, apps = build_platform(dev_env(var_dir, **env))
     platform = type("Platform", (), {})()
     platform.gateway = gateway
     platform.apps = apps
@@ -24,6 +24,20 @@ def embedded(tmp_path):
     """The whole platform in this process, as `make run` starts it: SQLite files
     under a temporary directory, the in-memory bus, dev mode."""
     yield from _platform(tmp_path)
+
+
+@pytest.fixture
+def embedded_with(tmp_path):
+    """Starts the same with settings of the test's own: `embedded_with(ACCESS_TOKEN_TTL=5)`."""
+    started = []
+
+    def start(**env):
+        started.append(_platform(tmp_path / f"platform-{len(started)}", **env))
+        return next(started[-1])
+
+    yield start
+    for platform in started:
+        next(platform, None)
 
 
 @pytest.fixture(scope="module")

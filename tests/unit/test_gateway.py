@@ -15,8 +15,7 @@ from gateway.realtime import Subscriber
 from gateway.routes import resolve
 from services.common.bus import events_exchange
 from services.common.config import SERVICES
-from services.common.testing.helpers import Api, assert_error, dev_env, phone, reset_memory_bus, wait_for
-from services.embedded import build_platform
+from services.common.testing.helpers import Api, assert_error, phone, wait_for
 
 
 def test_health_readiness_docs_and_sign_in(embedded):
@@ -399,18 +398,18 @@ def test_a_service_that_is_down_is_unavailable_not_an_error():
         backend.forward("POST", "/x", b"", {"Content-Length": "2"}, io.BytesIO(b"{}"))
 
 
-def test_a_stream_sleeps_between_pings_wakes_for_what_happens_and_ends_with_its_token(tmp_path):
+def test_a_stream_sleeps_between_pings_wakes_for_what_happens_and_ends_with_its_token(embedded_with):
     """The stream's loop waits on one event for a frame that had to wait, the
     client's close and its next ping; the token's end closes it with 4001."""
-    reset_memory_bus()
-    gateway, apps = build_platform(dev_env(tmp_path, ACCESS_TOKEN_TTL=5))
+    platform = embedded_with(ACCESS_TOKEN_TTL=5)
+    gateway = platform.gateway
     gateway.extensions["sferum.gateway"]["config"].ping_interval = 0.5
     hub = gateway.extensions["sferum.gateway"]["hub"]
     server = make_server("127.0.0.1", 0, gateway, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"ws://127.0.0.1:{server.server_port}/api/v1/stream"
     try:
-        tokens = Api(gateway.test_client()).sign_in(phone(5))
+        tokens = platform.api.sign_in(phone(5))
         user_id, header = tokens["user"]["id"], [f"Authorization: Bearer {tokens['access_token']}"]
         leaving = websocket.create_connection(url, header=header, timeout=5)
         assert json.loads(leaving.recv())["type"] == "stream.ready"
@@ -437,7 +436,3 @@ def test_a_stream_sleeps_between_pings_wakes_for_what_happens_and_ends_with_its_
         wait_for(lambda: hub.connected_users == 0, message="the expired stream forgotten")
     finally:
         server.shutdown()
-        hub.stop()
-        for app in apps.values():
-            app.extensions["sferum"].stop_workers()
-        reset_memory_bus()
