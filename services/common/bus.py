@@ -152,12 +152,11 @@ class ServiceQueues:
 class Outbox:
     """Writes events into the service's outbox table, inside the caller's transaction."""
 
-    def __init__(self, service: str, kit: KitModels, publishes: Iterable[str],
-                 on_write: Callable[[], None] | None = None):
+    def __init__(self, service: str, kit: KitModels, publishes: Iterable[str]):
         self.service = service
         self.kit = kit
         self.publishes = frozenset(publishes)
-        self._on_write = on_write
+        self._thread = threading.local()  # what this thread (a request, a consumer) wrote
         # Every change writes here: the statement is written out, not built each time.
         self._insert = Statement(kit.Outbox._meta.database, f"""
             INSERT INTO {kit.Outbox._meta.table_name} (event_id, routing_key, body, created_at, attempts,
@@ -170,9 +169,15 @@ class Outbox:
         envelope = make_envelope(event_type, data, producer=self.service, org_id=org_id)
         now = utcnow()
         self._insert.execute(envelope["id"], event_type, json.dumps(envelope, ensure_ascii=False), now, now)
-        if self._on_write:
-            self._on_write()
+        self._thread.written = True
         return envelope
+
+    def take_written(self) -> bool:
+        """Whether this thread added events since it last asked: after a commit,
+        the relay is woken for those and not for every request and batch."""
+        written = getattr(self._thread, "written", False)
+        self._thread.written = False
+        return written
 
 
 class OutboxRelay:

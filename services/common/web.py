@@ -173,9 +173,7 @@ def create_service_app(runtime: ServiceRuntime, blueprints, *, title: str,
         context = g.pop("db_context", None)
         if context is not None:
             context.__exit__(None, None, None)
-        # Events written by this request are committed now: relay them at once
-        # instead of at the next poll.
-        runtime.relay.wake()
+        runtime.relay_what_was_written()
 
     def forget_idempotency_keys(stop):
         idempotency.forget_expired(runtime, stop)

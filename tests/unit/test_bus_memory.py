@@ -1,9 +1,12 @@
 """The same bus code on the embedded mode's in-memory transport and SQLite."""
+from collections import Counter
+
 import pytest
 from kombu import Connection
 
 from services.common.testing.busnode import GOOD, POISON, BusNode, settle
-from services.common.testing.helpers import reset_memory_bus, wait_for
+from services.common.testing.helpers import phone, reset_memory_bus, wait_for
+from services.orgstructure.models import KnownUser
 
 
 @pytest.fixture
@@ -73,3 +76,32 @@ def test_events_that_arrive_together_are_applied_together_and_a_failing_one_alon
     assert [consumer.effects(f"m{n}") for n in range(4)] == [1, 1, 1, 1]
     assert consumer.consumer.handled_together_total >= 3
     assert_dead_lettered_after(2)
+
+
+def test_the_relay_is_woken_by_a_commit_that_wrote_events_and_by_nothing_else(embedded_with, monkeypatch):
+    """Reading, and a consumer's transaction that published nothing, cost the
+    database no relay round; a sign-in that registers a user is relayed at
+    once, though the relays poll only every ten minutes."""
+    platform = embedded_with(OUTBOX_POLL_MS="600000")
+    wakes = Counter()
+    for name in ("identity", "orgstructure"):
+        relay = platform.apps[name].extensions["sferum"].relay
+        monkeypatch.setattr(relay, "wake", lambda name=name, wake=relay.wake: (wakes.update([name]), wake()))
+    orgstructure = platform.apps["orgstructure"].extensions["sferum"]
+
+    def known(user_id):
+        with orgstructure.db.connection_context():
+            return KnownUser.get_or_none(KnownUser.user_id == user_id)
+
+    tokens = platform.api.sign_in(phone(11))  # identity.user.registered
+    wait_for(lambda: known(tokens["user"]["id"]), message="orgstructure learnt of the new user")
+    woken = wakes["identity"]
+    assert woken >= 1
+    for _ in range(3):
+        assert platform.api.get("/me", token=tokens["access_token"]).status_code == 200
+    assert wakes["identity"] == woken
+    # orgstructure's consumer handles one event at a time: once the second
+    # user is known, whatever followed the first one's commit has run.
+    second = platform.api.sign_in(phone(12))
+    wait_for(lambda: known(second["user"]["id"]), message="orgstructure learnt of the second user")
+    assert wakes["orgstructure"] == 0
