@@ -1,7 +1,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test distributed bench venv clean
+.PHONY: run test distributed bench bench-outages bench-sockets venv clean
 
 venv:
 	@bash tools/bootstrap.sh
@@ -10,20 +10,31 @@ venv:
 run: venv
 	$(PY) -m services embedded
 
-## The whole suite, on real RabbitMQ and PostgreSQL (installed from Debian when missing).
+## The whole suite, on real RabbitMQ and PostgreSQL, the web client in headless
+## Chromium, and real media through Janus and coturn (all installed from Debian when missing).
 test: venv
-	@bash tools/install-servers.sh
-	$(PY) -m pytest $(PYTEST_ARGS)
+	@bash tools/install-servers.sh chromium chromium-driver janus coturn
+	SFERUM_REQUIRE_SERVERS=1 $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 ## Every service and the gateway as its own gunicorn process on RabbitMQ and PostgreSQL.
 distributed: venv
 	@bash tools/install-servers.sh
-	$(PY) -m services distributed
+	$(PY) -m devkit.distributed
 
 ## Messaging benchmark on the distributed mode (figures in README.md).
 bench: venv
 	@bash tools/install-servers.sh
 	$(PY) tests/perf/bench_messaging.py $(BENCH_ARGS)
+
+## Broker restarts and killed workers under steady posting (figures in README.md).
+bench-outages: venv
+	@bash tools/install-servers.sh
+	$(PY) tests/perf/bench_outages.py $(OUTAGE_ARGS)
+
+## Idle WebSockets on one gateway worker, and their reconnection storm (figures in README.md).
+bench-sockets: venv
+	@bash tools/install-servers.sh
+	$(PY) tests/perf/bench_sockets.py $(SOCKETS_ARGS)
 
 clean:
 	rm -rf var .pytest_cache

@@ -3,16 +3,19 @@
   python -m services migrate <service>|all     apply pending migrations
   python -m services worker <service>          outbox relay + event consumer, no HTTP
   python -m services create-region NAME        orgstructure: a region the operator serves
-  python -m services rotate-keys               identity: a new token signing key
+  python -m services rotate-keys [--emergency] identity: a new token signing key (--emergency:
+                                               the old ones stop working everywhere within seconds)
   python -m services dlq <service> list|replay read or replay a dead-letter queue (pika)
   python -m services embedded                  the whole platform in one process (make run)
-  python -m services distributed               every service as its own gunicorn (make distributed)
+  python -m services seed-demo                  orgstructure, SFERUM_DEV=1 only: the demo region and school
 """
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import signal
+import sys
 import threading
 
 from .common.config import SERVICES, Settings
@@ -37,14 +40,29 @@ def worker(name: str) -> None:
     runtime.stop_workers()
 
 
-def rotate_keys(grace_seconds: int | None) -> None:
+def rotate_keys(grace_seconds: int | None, emergency: bool) -> None:
+    from .common.bus import is_memory
+    from .common.outbox import BrokerUnavailable
     from .identity import signing_keys
     from .identity.config import IdentityConfig
 
-    app = build("identity")
-    settings = app.extensions["sferum"].settings
+    runtime = build("identity").extensions["sferum"]
+    settings = runtime.settings
+    if emergency:
+        with runtime.connection():
+            key, retired = signing_keys.retire_at_once(runtime.service, settings.secret_key)
+        print(f"new signing key {key.kid}; retired at once: {', '.join(retired) or 'none'}")
+        # identity's running relays publish the retirement too; this only spares
+        # the wait when the broker is reachable from here (never the in-memory one).
+        if not is_memory(settings.amqp_url):
+            try:
+                runtime.relay.relay_once()
+                print("published: every process stops accepting their tokens within seconds")
+            except BrokerUnavailable as error:
+                print(f"not published from here ({error}); identity publishes it once the broker answers")
+        return
     grace = grace_seconds if grace_seconds is not None else IdentityConfig.from_settings(settings).access_ttl + 60
-    with app.extensions["sferum"].db.connection_context():
+    with runtime.connection():
         key = signing_keys.rotate(settings.secret_key, grace)
     print(f"new signing key {key.kid}; older keys stay published for {grace}s")
 
@@ -53,26 +71,53 @@ def create_region(name: str) -> None:
     from .orgstructure import registration
 
     runtime = build("orgstructure").extensions["sferum"]
-    with runtime.db.connection_context():
+    with runtime.connection():
         region = registration.create_region(name)
     print(f"region {region.id}: {region.name}")
 
 
-def dead_letters(name: str, action: str, limit: int) -> None:
+def seed_demo() -> None:
+    """Prints the demo's invites as JSON (null when it was seeded before)."""
+    from .orgstructure import demo
+
+    runtime = build("orgstructure").extensions["sferum"]
+    if not runtime.settings.dev:
+        raise SystemExit("seed-demo runs only with SFERUM_DEV=1: production holds no demo school")
+    with runtime.connection():
+        seeded = demo.seed(runtime.service)
+    print(json.dumps(seeded, ensure_ascii=False))
+
+
+def dead_letters(name: str, action: str, limit: int) -> int:
     """Reads `<service>.dlq` with pika (an independent client): `list` shows the
     messages and puts them back; `replay` hands each back to this service alone
     (through `sferum.retry`, which routes by service name: the other services
     that once received the event do not get it again) and removes it from the
-    dead-letter queue."""
+    dead-letter queue. A service that consumes no events has none."""
     import pika
+    from pika.exceptions import ChannelClosedByBroker
 
+    from .common.bus import broker_urls
+
+    if not importlib.import_module(f"services.{name}.handlers").handlers.by_type:
+        print(f"{name}: no dead-letter queue (this service consumes no events)")
+        return 0
     settings = Settings.from_env(name)
-    connection = pika.BlockingConnection(pika.URLParameters(settings.amqp_url))
-    channel = connection.channel()
-    channel.confirm_delivery()
+    connection = pika.BlockingConnection([pika.URLParameters(url) for url in broker_urls(settings.amqp_url)])
     queue = f"{name}.dlq"
     seen = []
     try:
+        try:
+            connection.channel().queue_declare(queue, passive=True)
+        except ChannelClosedByBroker as error:
+            if error.reply_code != 404:
+                raise
+            # The service declares it whenever its consumer starts.
+            print(f"{name}: no queue {queue} on this broker: {name} has never consumed here "
+                  f"(is AMQP_URL the one the service uses?)", file=sys.stderr)
+            return 1
+        channel = connection.channel()
+        channel.confirm_delivery()
         for _ in range(limit):
             method, properties, body = channel.basic_get(queue, auto_ack=False)
             if method is None:
@@ -81,10 +126,12 @@ def dead_letters(name: str, action: str, limit: int) -> None:
             seen.append(method.delivery_tag)
             envelope = json.loads(body)
             print(json.dumps({"id": envelope.get("id"), "type": envelope.get("type"),
-                              "error": headers.get("x-error"), "attempts": headers.get("x-attempts"),
+                              "error": headers.get("x-error") or _dead_lettered_by_the_broker(headers),
+                              "attempts": headers.get("x-attempts"),
                               "failed_at": headers.get("x-failed-at")}, ensure_ascii=False))
             if action == "replay":
-                headers.pop("x-attempts", None)
+                for header in ("x-attempts", "x-delivery-count"):
+                    headers.pop(header, None)
                 channel.basic_publish("sferum.retry", name, body, pika.BasicProperties(
                     content_type="application/json", delivery_mode=2,
                     message_id=properties.message_id, headers=headers), mandatory=True)
@@ -92,8 +139,19 @@ def dead_letters(name: str, action: str, limit: int) -> None:
         if action == "list" and seen:
             channel.basic_nack(seen[-1], multiple=True, requeue=True)
     finally:
-        connection.close()
+        if connection.is_open:
+            connection.close()
     print(f"{len(seen)} message(s) {'replayed' if action == 'replay' else 'listed'} from {queue}")
+    return 0
+
+
+def _dead_lettered_by_the_broker(headers: dict) -> str | None:
+    """Why the broker itself dead-lettered a message (its queue's delivery
+    limit: the consumer died holding it again and again)."""
+    deaths = headers.get("x-death") or []
+    if not deaths:
+        return None
+    return f"{deaths[0].get('reason')} in {deaths[0].get('queue')}"
 
 
 def main(argv: list[str]) -> int:
@@ -107,7 +165,10 @@ def main(argv: list[str]) -> int:
     p = commands.add_parser("create-region")
     p.add_argument("name")
     p = commands.add_parser("rotate-keys")
-    p.add_argument("--grace-seconds", type=int)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--grace-seconds", type=int)
+    group.add_argument("--emergency", action="store_true",
+                       help="retire the old keys now: their tokens are refused everywhere within seconds")
     p = commands.add_parser("dlq")
     p.add_argument("service", choices=SERVICES)
     p.add_argument("action", choices=["list", "replay"])
@@ -115,7 +176,8 @@ def main(argv: list[str]) -> int:
     p = commands.add_parser("embedded")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
-    commands.add_parser("distributed")
+    p.add_argument("--internal-port", type=int, default=9080, help="readiness details and metrics")
+    commands.add_parser("seed-demo")
     args = parser.parse_args(argv)
     configure_logging()
     if args.command == "migrate":
@@ -125,13 +187,12 @@ def main(argv: list[str]) -> int:
     elif args.command == "create-region":
         create_region(args.name)
     elif args.command == "rotate-keys":
-        rotate_keys(args.grace_seconds)
+        rotate_keys(args.grace_seconds, args.emergency)
     elif args.command == "dlq":
-        dead_letters(args.service, args.action, args.limit)
+        return dead_letters(args.service, args.action, args.limit)
     elif args.command == "embedded":
         from .embedded import run
-        run(args.host, args.port)
-    elif args.command == "distributed":
-        from .distributed import run
-        run()
+        run(args.host, args.port, args.internal_port)
+    elif args.command == "seed-demo":
+        seed_demo()
     return 0

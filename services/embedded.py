@@ -5,87 +5,108 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 
 import gevent
 from gevent.pywsgi import WSGIServer
 
-from gateway.app import GatewayConfig, create_app as create_gateway
+from gateway.app import GatewayConfig, create_app as create_gateway, stop as stop_gateway
 from gateway.backends import WsgiBackend
+from gateway.internal import DEFAULT_INTERNAL_PORT
 
-from .common.auth import KeySet
+from .common.auth import Trust
 from .common.config import SERVICES, Settings
 from .common.logs import configure_logging
-from .common.web import API_PREFIX
 from .common.wsgi import build
 from .orgstructure import demo
-from .orgstructure.demo import DEMO_ADMIN_PHONE, DEMO_REGION, DEMO_SCHOOL
 
 log = logging.getLogger("sferum.embedded")
 
 
-def build_platform(env: dict) -> tuple:
+def build_platform(env: dict, internal_port: int = DEFAULT_INTERNAL_PORT) -> tuple:
     """The gateway and the five services wired in-process: the gateway calls the
-    services' WSGI apps directly, and everyone verifies tokens with identity's keys."""
+    services' WSGI apps directly, and everyone verifies tokens with identity's
+    keys and revocations; the four other services share what they learn of them."""
     apps = {"identity": build("identity", Settings.from_env("identity", env))}
     identity = WsgiBackend(apps["identity"])
-    keys = KeySet(lambda: identity.get_json(f"{API_PREFIX}/.well-known/jwks.json")[1])
+    trust = Trust.from_documents(lambda path: identity.get_json(path)[1])
     for name in SERVICES[1:]:
-        apps[name] = build(name, Settings.from_env(name, env), keys=keys)
+        apps[name] = build(name, Settings.from_env(name, env), trust=trust)
     for app in apps.values():
         runtime = app.extensions["sferum"]
         runtime.migrate()
+        runtime.follow_revocations()
         runtime.start_workers()
     gateway = create_gateway(GatewayConfig(
         backends={name: WsgiBackend(app) for name, app in apps.items()},
-        amqp_url=env["AMQP_URL"], rate_per_second=50, rate_burst=500))
+        amqp_url=env["AMQP_URL"], rate_per_second=50, rate_burst=500,
+        stream_ticket_key=env.get("STREAM_TICKET_KEY") or secrets.token_urlsafe(32),
+        settle_wait_seconds=float(env.get("GATEWAY_SETTLE_WAIT_SECONDS", "5")), internal_port=internal_port,
+        upload_part_max_bytes=int(env.get("GATEWAY_UPLOAD_PART_MAX_BYTES", GatewayConfig.upload_part_max_bytes))))
     return gateway, apps
+
+
+def with_janus_events(gateway, calls):
+    """Janus's event handler, when Janus is used, reaches the calls service's
+    internal path beside the gateway's internal answers."""
+    from .calls.app import JANUS_EVENTS_PATH
+
+    if not calls.extensions["sferum.calls.config"].sfu:
+        return gateway
+
+    def dispatch(environ, start_response):
+        target = calls if environ.get("PATH_INFO") == JANUS_EVENTS_PATH else gateway
+        return target(environ, start_response)
+
+    return dispatch
 
 
 def seed_demo(orgstructure) -> dict | None:
     runtime = orgstructure.extensions["sferum"]
-    with runtime.db.connection_context():
-        return demo.seed(runtime.outbox)
+    with runtime.connection():
+        return demo.seed(runtime.service)
 
 
-def run(host: str = "127.0.0.1", port: int = 8080) -> None:
+def run(host: str = "127.0.0.1", port: int = 8080, internal_port: int = DEFAULT_INTERNAL_PORT) -> None:
     env = dict(os.environ)
     env.setdefault("SFERUM_DEV", "1")
     env.setdefault("SFERUM_VAR_DIR", "var")
     env["AMQP_URL"] = env.get("AMQP_URL") or "memory://"
+    # Links handed to users (invites, chat links) open on this very platform.
+    env.setdefault("PUBLIC_URL", f"http://{host}:{port}")
     env.pop("DATABASE_URL", None)  # one SQLite file per service under SFERUM_VAR_DIR
     configure_logging(env.get("LOG_LEVEL", "INFO"))
-    gateway, apps = build_platform(env)
+    gateway, apps = build_platform(env, internal_port)
     seeded = seed_demo(apps["orgstructure"])
     if env["SFERUM_DEV"] == "1":
         log.warning("SFERUM_DEV=1: sign-in codes are not sent anywhere; they are in the log "
                     "and at /api/v1/dev/outbox. Never run production like this.")
     base = f"http://{host}:{port}"
-    demo_invites = "".join(f"Invite for a {role} (sign in with another phone, then POST it): "
-                           f"{base}/api/v1/invites/{token}/accept\n"
-                           for role, token in (seeded or {}).get("invites", {}).items())
     print(f"""
 Sferum is running on {base}
-  health:   {base}/healthz   readiness: {base}/readyz
+  web:      {base}/  (sign in as the admin below; in dev mode the page shows where the code is)
+  health:   {base}/healthz   readiness and metrics: http://{host}:{internal_port}/readyz, /metrics
   API docs: {base}/api/docs  (OpenAPI: {base}/api/openapi.json)
-Demo: "{DEMO_SCHOOL}" in "{DEMO_REGION}"; its admin is {DEMO_ADMIN_PHONE}.
-Sign in as the admin:
-  curl -X POST {base}/api/v1/auth/otp -H 'Content-Type: application/json' -d '{{"phone": "{DEMO_ADMIN_PHONE}"}}'
-  curl '{base}/api/v1/dev/outbox?to=%2B{DEMO_ADMIN_PHONE[1:]}'      # the code that was "sent"
-  curl -X POST {base}/api/v1/auth/token -H 'Content-Type: application/json' \\
-       -d '{{"phone": "{DEMO_ADMIN_PHONE}", "code": "<code>"}}'
-{demo_invites}Stop with Ctrl-C.
+  {apps["calls"].extensions["sferum.calls.config"].describe()}
+{demo.sign_in_help(base, seeded)}Stop with Ctrl-C.
 """, flush=True)
     server = WSGIServer((host, port), gateway, log=None, error_log=logging.getLogger("sferum.http"))
+    # The same gateway on its internal port: readiness details, metrics and,
+    # when Janus is used, the path its event handler posts to.
+    internal = WSGIServer((host, internal_port), with_janus_events(gateway, apps["calls"]), log=None,
+                          error_log=logging.getLogger("sferum.http"))
+    internal.start()
 
     def shutdown() -> None:
         # Ctrl-C or a container's SIGTERM: finish what is in flight, then stop cleanly.
+        internal.stop(timeout=1)
         server.stop(timeout=3)
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(signum, shutdown)
     server.serve_forever()
-    gateway.extensions["sferum.gateway"]["hub"].stop()
+    stop_gateway(gateway)
     for app in apps.values():
         app.extensions["sferum"].stop_workers(timeout=2)
     print("Sferum stopped.", flush=True)

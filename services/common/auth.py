@@ -1,6 +1,7 @@
 """Access tokens: RS256 JWTs signed by identity, verified everywhere with the
 public keys identity publishes (JWKS). The algorithm is pinned; issuer,
-audience, expiry and the token type are checked."""
+audience, expiry and the token type are checked, and a token of a session or
+key identity has taken back since is refused (services.common.revocation)."""
 from __future__ import annotations
 
 import json
@@ -9,17 +10,26 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable
+from urllib.parse import urljoin
 
 import jwt
 import requests
 from flask import current_app, g, request
 
 from .errors import Unauthorized
+from .revocation import KEY_RETIRED, REVOCATIONS_PATH, Revocations
 
 log = logging.getLogger(__name__)
 
 ALGORITHM = "RS256"
 ACCESS_TOKEN_TYPE = "access"
+JWKS_PATH = "/api/v1/.well-known/jwks.json"
+
+
+def _get_json(url: str) -> dict:
+    response = requests.get(url, timeout=3)
+    response.raise_for_status()
+    return response.json()
 
 
 class KeySet:
@@ -37,11 +47,7 @@ class KeySet:
 
     @classmethod
     def from_url(cls, url: str) -> "KeySet":
-        def fetch() -> dict:
-            response = requests.get(url, timeout=3)
-            response.raise_for_status()
-            return response.json()
-        return cls(fetch)
+        return cls(lambda: _get_json(url))
 
     def get(self, kid: str):
         now = time.monotonic()
@@ -51,6 +57,13 @@ class KeySet:
             self._refresh()
             key = self._keys.get(kid)
         return key
+
+    def forget(self, kid: str) -> None:
+        """A key retired in an emergency: dropped now, and the next unknown key
+        id (its successor's) is looked up at once, not after the usual pause."""
+        with self._lock:
+            self._keys = {known: key for known, key in self._keys.items() if known != kid}
+            self._fetched_at = min(self._fetched_at, time.monotonic() - self._min_interval)
 
     def _refresh(self) -> None:
         with self._lock:
@@ -68,6 +81,28 @@ class KeySet:
 
 
 @dataclass(frozen=True)
+class Trust:
+    """What a process that verifies tokens learns from identity: its public keys,
+    and the sessions and keys it has taken back. One per process; the services
+    of the embedded platform share one."""
+    keys: KeySet
+    revocations: Revocations
+
+    def __post_init__(self):
+        self.revocations.listen(key=self.keys.forget)
+
+    @classmethod
+    def from_documents(cls, fetch: Callable[[str], dict]) -> "Trust":
+        """`fetch(path)` answers identity's JSON document at that path."""
+        return cls(KeySet(lambda: fetch(JWKS_PATH)), Revocations(lambda: fetch(REVOCATIONS_PATH)))
+
+    @classmethod
+    def from_jwks_url(cls, url: str) -> "Trust":
+        """identity over HTTP; its snapshot of revocations is on the same host."""
+        return cls(KeySet.from_url(url), Revocations(lambda: _get_json(urljoin(url, REVOCATIONS_PATH))))
+
+
+@dataclass(frozen=True)
 class Principal:
     """The signed-in user of a request."""
     id: str
@@ -75,14 +110,16 @@ class Principal:
     operator: bool = False
     operator_regions: tuple[str, ...] = ()
     claims: dict = field(default_factory=dict, repr=False, compare=False)
+    key_id: str | None = None  # of the key that signed the token
 
     def operates_region(self, region_id: str) -> bool:
         return self.operator and (not self.operator_regions or region_id in self.operator_regions)
 
 
 class TokenVerifier:
-    def __init__(self, keys: KeySet, issuer: str, audience: str, leeway: int = 5, cache_size: int = 50_000):
-        self.keys = keys
+    def __init__(self, trust: Trust, issuer: str, audience: str, leeway: int = 5, cache_size: int = 50_000):
+        self.keys = trust.keys
+        self.revocations = trust.revocations
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway
@@ -92,14 +129,21 @@ class TokenVerifier:
     def verify(self, token: str) -> Principal:
         """The token's user. A token already verified is taken from a small cache
         until it expires: a client sends the same token for 15 minutes, and the
-        signature check is the costliest part of a short request."""
-        cached = self._verified.get(token)
-        if cached is not None and cached.claims["exp"] > time.time():
-            return cached
-        principal = self._verify(token)
-        if len(self._verified) >= self.cache_size:
-            self._verified.clear()
-        self._verified[token] = principal
+        signature check is the costliest part of a short request. Whether its
+        session or key was taken back since is looked up every time."""
+        principal = self._verified.get(token)
+        if principal is None or principal.claims["exp"] <= time.time():
+            self.revocations.ensure_loaded()
+            principal = self._verify(token)
+            if len(self._verified) >= self.cache_size:
+                self._verified.clear()
+            self._verified[token] = principal
+        refusal = self.revocations.refusal(principal.session_id, principal.key_id)
+        if refusal is not None:
+            if refusal == KEY_RETIRED:
+                raise Unauthorized("The access token is signed with a retired key; refresh it.",
+                                   code="invalid_token")
+            raise Unauthorized("The session has ended; sign in again.", code="session_revoked")
         return principal
 
     def _verify(self, token: str) -> Principal:
@@ -109,7 +153,8 @@ class TokenVerifier:
             raise Unauthorized("The access token is malformed.", code="invalid_token") from None
         if header.get("alg") != ALGORITHM:
             raise Unauthorized("The access token is not signed as expected.", code="invalid_token")
-        key = self.keys.get(str(header.get("kid", "")))
+        kid = str(header.get("kid", ""))
+        key = self.keys.get(kid)
         if key is None:
             raise Unauthorized("The access token is signed with an unknown key.", code="invalid_token")
         try:
@@ -124,15 +169,15 @@ class TokenVerifier:
             raise Unauthorized("This is not an access token.", code="invalid_token")
         return Principal(id=str(claims["sub"]), session_id=claims.get("sid"),
                          operator=bool(claims.get("op")),
-                         operator_regions=tuple(claims.get("op_regions") or ()), claims=claims)
+                         operator_regions=tuple(claims.get("op_regions") or ()), claims=claims, key_id=kid)
 
 
-def bearer_token(headers, args=None) -> str | None:
+def bearer_token(headers) -> str | None:
+    """The access token of the Authorization header; never one from a URL,
+    which would end up in logs."""
     value = headers.get("Authorization", "")
     if value[:7].lower() == "bearer ":
         return value[7:].strip() or None
-    if args is not None:
-        return args.get("token") or None
     return None
 
 

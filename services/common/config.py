@@ -30,6 +30,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """A service's own setting that must be a whole number above zero."""
+    value = _int(env, name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {env.get(name)!r}")
+    return value
+
+
 def _csv(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
@@ -50,6 +58,7 @@ class Settings:
     event_prefetch: int
     event_max_attempts: int
     event_retry_delay_ms: int
+    event_delivery_limit: int
     outbox_poll_ms: int
     run_workers: bool
     log_level: str
@@ -76,6 +85,7 @@ class Settings:
             event_prefetch=_int(env, "EVENT_PREFETCH", 32),
             event_max_attempts=_int(env, "EVENT_MAX_ATTEMPTS", 5),
             event_retry_delay_ms=_int(env, "EVENT_RETRY_DELAY_MS", 2000),
+            event_delivery_limit=_int(env, "EVENT_DELIVERY_LIMIT", 20),
             outbox_poll_ms=_int(env, "OUTBOX_POLL_MS", 200),
             run_workers=_flag(env.get("RUN_WORKERS", "1")),
             log_level=env.get("LOG_LEVEL", "INFO"),

@@ -9,7 +9,10 @@ import itertools
 import logging
 import pkgutil
 import re
+import time
 import zlib
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlparse
 
@@ -75,6 +78,37 @@ class _PooledPostgres(PooledPostgresqlDatabase):
     prepare_statements = True
 
 
+SQLITE_LOCK_WAIT_SECONDS = 10.0
+
+
+class _Sqlite(peewee.SqliteDatabase):
+    """Waits for another writer's lock with a plain sleep rather than in
+    SQLite's busy handler, which sleeps inside C: in the embedded platform
+    (gevent) that stopped the whole process, so the writer holding the lock
+    (a call's join waiting on the media server) could never finish."""
+
+    def begin(self, lock_type=None):
+        _while_locked(lambda: super(_Sqlite, self).begin(lock_type))
+
+    def execute_sql(self, sql, params=None):
+        if self.in_transaction():  # an IMMEDIATE transaction holds the lock already
+            return super().execute_sql(sql, params)
+        return _while_locked(lambda: super(_Sqlite, self).execute_sql(sql, params))
+
+
+def _while_locked(attempt):
+    deadline = time.monotonic() + SQLITE_LOCK_WAIT_SECONDS
+    pause = 0.001
+    while True:
+        try:
+            return attempt()
+        except peewee.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.02)
+
+
 def open_database(url: str, pool_size: int = 20) -> peewee.Database:
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
@@ -83,9 +117,9 @@ def open_database(url: str, pool_size: int = 20) -> peewee.Database:
         if path not in ("", ":memory:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # IMMEDIATE: a transaction takes the write lock up front, so two writers
-        # wait for each other (busy_timeout) instead of failing on upgrade.
-        return peewee.SqliteDatabase(path or ":memory:", lock_type="IMMEDIATE", pragmas={
-            "journal_mode": "wal", "busy_timeout": 10000, "foreign_keys": 1,
+        # wait for each other instead of failing on upgrade.
+        return _Sqlite(path or ":memory:", lock_type="IMMEDIATE", pragmas={
+            "journal_mode": "wal", "busy_timeout": 0, "foreign_keys": 1,
             "synchronous": "normal"})
     if parsed.scheme in ("postgres", "postgresql"):
         options = dict(parse_qsl(parsed.query))
@@ -153,6 +187,35 @@ class Statement:
             aggregate = "string_agg" if is_postgres(self.db) else "group_concat"
             sql = self._sql[kind] = self.text.replace("%s", target.param).replace("{agg_ids}", aggregate)
         return target.execute_sql(sql, values)
+
+
+class ServiceDatabase(peewee.DatabaseProxy):
+    """What one service's models are bound to: the database of the service
+    instance whose unit of work (a request, a batch of events, a job) runs in
+    this thread or greenlet, bound by that instance for the duration
+    (`ServiceRuntime.bound`). Two apps of one service in one process each
+    bind their own database; nothing is shared through the models' module."""
+
+    __slots__ = ("_current",)
+
+    def __init__(self, service: str):
+        object.__setattr__(self, "_callbacks", [])
+        object.__setattr__(self, "_current", ContextVar(f"{service}.database", default=None))
+
+    @property
+    def obj(self) -> peewee.Database | None:
+        return self._current.get()
+
+    def initialize(self, obj):
+        raise TypeError("a service's database is bound per unit of work, by its runtime")
+
+    @contextmanager
+    def bind(self, database: peewee.Database):
+        token = self._current.set(database)
+        try:
+            yield database
+        finally:
+            self._current.reset(token)
 
 
 def model_base(database: peewee.DatabaseProxy) -> type[peewee.Model]:
@@ -231,36 +294,49 @@ class KitModels:
         self.IdempotentRequest = IdempotentRequest
 
     @property
-    def bus_tables(self) -> list[type[peewee.Model]]:
-        return [self.Outbox, self.ProcessedEvent]
+    def tables(self) -> list[type[peewee.Model]]:
+        return [self.Outbox, self.ProcessedEvent, self.SchemaMigration, self.IdempotentRequest]
 
 
-def migration_names(package: str) -> list[str]:
-    module = importlib.import_module(package)
-    return sorted(name for _, name, _ in pkgutil.iter_modules(module.__path__) if name[:4].isdigit())
+KIT_MIGRATIONS = "services.common.migrations"
+
+
+def migration_steps(package: str) -> list[tuple[str, str]]:
+    """(module, recorded name) of every step, in order: the kit's own first
+    (recorded as `kit.NNNN_name`), then the service's (`NNNN_name`)."""
+    steps = []
+    for source, prefix in ((KIT_MIGRATIONS, "kit."), (package, "")):
+        module = importlib.import_module(source)
+        names = sorted(name for _, name, _ in pkgutil.iter_modules(module.__path__) if name[:4].isdigit())
+        steps += [(f"{source}.{name}", prefix + name) for name in names]
+    return steps
 
 
 def pending_migrations(db: peewee.Database, kit: KitModels, package: str) -> list[str]:
+    steps = [name for _, name in migration_steps(package)]
     if not kit.SchemaMigration.table_exists():
-        return migration_names(package)
+        return steps
     applied = {row.name for row in kit.SchemaMigration.select(kit.SchemaMigration.name)}
-    return [name for name in migration_names(package) if name not in applied]
+    return [name for name in steps if name not in applied]
 
 
-def migrate(db: peewee.Database, kit: KitModels, package: str) -> list[str]:
-    """Apply the package's numbered migrations (`NNNN_name.py` with `up(db, kit)`)
-    that are not yet recorded. Safe when several replicas start at once: on
-    PostgreSQL an advisory lock serialises them."""
+def migrate(db: peewee.Database, kit: KitModels, package: str, until: str | None = None) -> list[str]:
+    """Apply the numbered steps (`NNNN_name.py` with `up(db, kit)`) not yet
+    recorded, each frozen as it was written: a step never reads today's
+    models. `until` stops after that step (upgrade tests). Safe when several
+    replicas start at once: on PostgreSQL an advisory lock serialises them."""
     applied_now = []
     with db.connection_context():
         with db.atomic():
             lock_for_transaction(db, f"migrate:{package}")
-            # The kit's own bookkeeping tables, which no service migration owns.
-            db.create_tables([kit.SchemaMigration, kit.IdempotentRequest], safe=True)
-            for name in pending_migrations(db, kit, package):
-                module = importlib.import_module(f"{package}.{name}")
-                log.info("applying migration %s.%s", package, name)
-                module.up(db, kit)
-                kit.SchemaMigration.create(name=name)
-                applied_now.append(name)
+            db.create_tables([kit.SchemaMigration], safe=True)  # the ledger itself
+            pending = set(pending_migrations(db, kit, package))
+            for module_name, name in migration_steps(package):
+                if name in pending:
+                    log.info("applying migration %s", module_name)
+                    importlib.import_module(module_name).up(db, kit)
+                    kit.SchemaMigration.create(name=name)
+                    applied_now.append(name)
+                if name == until:
+                    break
     return applied_now

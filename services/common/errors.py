@@ -4,6 +4,7 @@ Never an HTML page, never a stack trace."""
 from __future__ import annotations
 
 import logging
+import re
 
 import marshmallow as ma
 from flask import Flask, jsonify
@@ -20,18 +21,33 @@ HTTP_CODES = {
 }
 
 
+# The facts a refusal was made without, named for the gateway (services/common/settling.py).
+LACKING_HEADER = "X-Sferum-Lacking"
+# What the keys of announced facts are made of. A key built from an id a
+# client sent with anything else names nothing ever announced, and in the
+# header it would break the answer (a newline) or split into other keys (a comma).
+_FACT_KEY = re.compile(r"[\w:*-]+", re.ASCII)
+
+
+def lacking_value(keys) -> str:
+    """The header's value: the keys that may name an announced fact."""
+    return ",".join(key for key in keys if _FACT_KEY.fullmatch(key))
+
+
 class ApiError(Exception):
     status = 400
     code = "bad_request"
     message = "The request is not valid."
 
     def __init__(self, message: str | None = None, *, code: str | None = None,
-                 details: dict | None = None, headers: dict | None = None):
+                 details: dict | None = None, headers: dict | None = None, lacking=()):
         super().__init__(message or self.message)
         self.message = message or self.message
         self.code = code or self.code
         self.details = details or {}
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
+        if lacking_value(lacking):
+            self.headers[LACKING_HEADER] = lacking_value(lacking)
 
 
 class BadRequest(ApiError):
@@ -75,6 +91,13 @@ class TooManyRequests(ApiError):
                          headers={"Retry-After": str(retry_after)}, **kwargs)
 
 
+class ServiceUnavailable(ApiError):
+    status, code, message = 503, "unavailable", "This part of the platform is briefly unavailable; try again."
+
+    def __init__(self, message: str | None = None, retry_after: int = 2, **kwargs):
+        super().__init__(message, headers={"Retry-After": str(retry_after)}, **kwargs)
+
+
 class ErrorBodySchema(ma.Schema):
     code = ma.fields.String(required=True)
     message = ma.fields.String(required=True)
@@ -109,8 +132,10 @@ def http_exception_response(error: HTTPException):
         details = {"fields": data["errors"]}
     message = data.get("message") or (
         "Some fields are not valid." if status == 422 else (error.description or error.name))
-    return error_response(status, HTTP_CODES.get(status, "error"), message, details,
-                          data.get("headers"))
+    # What werkzeug says beside the error, such as a 405's Allow (RFC 9110).
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
+    return error_response(status, HTTP_CODES.get(status, "error"), message, details, headers)
 
 
 def _flatten_locations(messages: dict) -> dict:

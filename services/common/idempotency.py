@@ -6,10 +6,14 @@ The view runs first and its answer is remembered in the same transaction, in
 one statement: what a first attempt, nearly every request, costs. A retry
 whose key already has an answer finds out there, rolls back what it did and
 drops its pushes, and replays the first answer; a retry arriving while the
-first attempt runs waits on the key's unique index until the first commits."""
+first attempt runs waits on the key's unique index until the first commits.
+A key names one request: the same key on another endpoint, or with another
+JSON body, is refused (422) rather than answered with the first request's
+answer."""
 from __future__ import annotations
 
 import functools
+import hashlib
 import uuid
 from copy import deepcopy
 from datetime import timedelta
@@ -39,6 +43,16 @@ def _key() -> str | None:
         return str(uuid.UUID(raw.strip()))
     except ValueError:
         raise Unprocessable(f"{HEADER} must be a UUID.", code="bad_idempotency_key") from None
+
+
+def _request_name() -> str:
+    """The endpoint, and a JSON body's digest: a retry sends the same bytes.
+    A multipart upload is named by its endpoint alone, since its boundary
+    differs from one try to the next and the file streams to storage unread here."""
+    name = f"{request.method} {request.path}"
+    if not request.is_json:
+        return name
+    return f"{name} {hashlib.sha256(request.get_data(cache=True)).hexdigest()[:32]}"
 
 
 def _replay(endpoint: str, status: int, body: str, expected_endpoint: str) -> Response:
@@ -95,7 +109,7 @@ def idempotent(view):
         user = current_user()
         service = runtime()
         answers = _answers.get(service.kit) or _answers.setdefault(service.kit, _Answers(service.kit))
-        endpoint = f"{request.method} {request.path}"
+        endpoint = _request_name()
         service.realtime.hold()
         kept = False  # the view's work, and the pushes telling of it
         try:

@@ -4,11 +4,16 @@ from __future__ import annotations
 from flask import current_app
 
 from .errors import Unprocessable
-from .service import ServiceRuntime
+from .service import Service, ServiceRuntime
 
 
 def runtime() -> ServiceRuntime:
     return current_app.extensions["sferum"]
+
+
+def service() -> Service:
+    """The service instance answering this request, for its domain code."""
+    return current_app.extensions["sferum"].service
 
 
 def field_error(field: str, message: str) -> Unprocessable:

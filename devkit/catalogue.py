@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-CATALOGUE = Path(__file__).resolve().parents[3] / "docs" / "events.md"
+CATALOGUE = Path(__file__).resolve().parents[1] / "docs" / "events.md"
 ENVELOPE_KEYS = {"id", "type", "version", "occurred_at", "producer", "org_id", "correlation_id", "data"}
 
 

@@ -4,9 +4,12 @@ import threading
 
 import peewee
 
-from services.common.bus import EventConsumer, EventHandlers, Outbox, OutboxRelay
+from services.common.consumer import EventConsumer, EventHandlers
+from services.common.outbox import Outbox, OutboxRelay
 from services.common.db import KitModels, open_database
-from services.common.testing.helpers import wait_for
+from services.common.realtime import RealtimePublisher
+from services.common.service import Service
+from devkit.helpers import wait_for
 
 GOOD = "identity.user.updated"
 POISON = "identity.teacher.verified"
@@ -16,10 +19,9 @@ class BusNode:
     """One side of the bus with its own PostgreSQL database: a producer with an
     outbox and relay, or a consumer whose handler records its effects."""
 
-    def __init__(self, name, database_url, amqp_url, max_attempts=3):
+    def __init__(self, name, database_url, amqp_url, max_attempts=3, delivery_limit=20):
         self.name = name
-        self.db = peewee.DatabaseProxy()
-        self.db.initialize(open_database(database_url))
+        self.db = open_database(database_url)
         self.kit = KitModels(self.db)
 
         class Effect(peewee.Model):
@@ -31,23 +33,25 @@ class BusNode:
 
         self.Effect = Effect
         with self.db.connection_context():
-            self.db.create_tables(self.kit.bus_tables + [Effect])
+            self.db.create_tables(self.kit.tables + [Effect])
         self.outbox = Outbox(name, self.kit, [GOOD, POISON, "identity.user.registered"])
         self.relay = OutboxRelay(name, self.db, self.kit, amqp_url, poll_seconds=0.05)
         self.calls = {"poison": 0}
         handlers = EventHandlers()
 
         @handlers.on(GOOD)
-        def record(event):
+        def record(service, event):
             Effect.create(key=event["data"]["user_id"])
 
         @handlers.on(POISON)
-        def always_fails(event):
+        def always_fails(service, event):
             self.calls["poison"] += 1
             raise RuntimeError("this handler always fails")
 
-        self.consumer = EventConsumer(name, self.db, self.kit, handlers, amqp_url, prefetch=8,
-                                      max_attempts=max_attempts, retry_delay_ms=200)
+        service = Service(name, self.db, self.outbox, RealtimePublisher(amqp_url))
+        self.consumer = EventConsumer(service, self.kit, handlers, amqp_url, prefetch=8,
+                                      max_attempts=max_attempts, retry_delay_ms=200,
+                                      delivery_limit=delivery_limit)
         self.stop = threading.Event()
         self.threads = []
 

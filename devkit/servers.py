@@ -3,7 +3,7 @@ distributed mode: containers (testcontainers) when a Docker engine answers,
 otherwise servers started from the local Debian binaries in a temporary
 directory, on free loopback ports, removed again at exit.
 
-    python -m services.common.testing.servers rabbitmq|postgres
+    python -m devkit.servers rabbitmq|postgres
 
 starts one, prints `AMQP_URL=...` or `DATABASE_URL=...`, and runs until
 SIGTERM/SIGINT."""
@@ -69,20 +69,26 @@ def _port_open(port: int) -> bool:
 
 class RabbitMQServer:
     """A RabbitMQ node whose data survives `stop()`/`start()` on the same port,
-    so that tests can take the broker away and bring it back."""
+    so that tests can take the broker away and bring it back.
+
+    The nodes of a `RabbitMQCluster` share `home` (the Erlang cookie) and the
+    port mapper, and run from the local binaries only."""
 
     user = password = "guest"
 
-    def __init__(self):
+    def __init__(self, home: Path | None = None, epmd_port: int | None = None):
         self.port = free_port()
         self.management_port = free_port()
-        self._docker = docker_available()
+        self._docker = docker_available() and home is None
         self._container = None
         self._process: subprocess.Popen | None = None
         self._dir = Path(tempfile.mkdtemp(prefix="sferum-rabbit-"))
-        self._node = f"sferumtest{os.getpid()}x{self.port}@localhost"
-        # A private port mapper, so that closing this node leaves no daemon behind.
-        self._epmd_port = free_port()
+        self._home = home or self._dir
+        self.node = f"sferumtest{os.getpid()}x{self.port}@localhost"
+        # A private port mapper, so that closing this node leaves no daemon
+        # behind; a cluster's owns the one its nodes share.
+        self._owns_epmd = epmd_port is None
+        self._epmd_port = epmd_port or free_port()
         atexit.register(self.close)
 
     @property
@@ -113,9 +119,9 @@ class RabbitMQServer:
     def _environment(self) -> dict:
         env = dict(os.environ)
         env.update({
-            "HOME": str(self._dir),  # a private Erlang cookie
+            "HOME": str(self._home),  # a private Erlang cookie
             "ERL_EPMD_PORT": str(self._epmd_port),
-            "RABBITMQ_NODENAME": self._node,
+            "RABBITMQ_NODENAME": self.node,
             "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
             "RABBITMQ_NODE_PORT": str(self.port),
             "RABBITMQ_DIST_PORT": str(free_port()),
@@ -168,6 +174,19 @@ class RabbitMQServer:
             self._process.wait()
         _wait(lambda: not _port_open(self.port), 30, "RabbitMQ shutdown")
 
+    def kill(self) -> None:
+        """The node dies at once (SIGKILL), as with a lost machine."""
+        os.killpg(self._process.pid, signal.SIGKILL)
+        self._process.wait()
+        _wait(lambda: not _port_open(self.port), 30, "RabbitMQ gone")
+
+    def ctl(self, *args: str) -> str:
+        result = subprocess.run([str(RABBIT_BIN / "rabbitmqctl"), "-n", self.node, *args], capture_output=True,
+                                text=True, env=self._environment(), timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {result.stdout}{result.stderr}")
+        return result.stdout
+
     def close(self) -> None:
         if self._container is not None:
             self._container.stop()
@@ -177,7 +196,7 @@ class RabbitMQServer:
                 self.stop()
             except Exception:
                 os.killpg(self._process.pid, signal.SIGKILL)
-        if not self._docker:
+        if not self._docker and self._owns_epmd:
             subprocess.run(["epmd", "-port", str(self._epmd_port), "-kill"], capture_output=True,
                            env=self._environment(), timeout=10)
         shutil.rmtree(self._dir, ignore_errors=True)
@@ -197,6 +216,48 @@ class RabbitMQServer:
 
     def delete_vhost(self, name: str) -> None:
         self._api("DELETE", f"/vhosts/{quote(name, safe='')}")
+
+
+class RabbitMQCluster:
+    """Three (or `size`) RabbitMQ nodes on this machine joined in one cluster,
+    from the local Debian binaries: each with its own name, ports and data, a
+    shared Erlang cookie and port mapper. `amqp_url` names every node, for
+    kombu's failover."""
+
+    def __init__(self, size: int = 3):
+        self._home = Path(tempfile.mkdtemp(prefix="sferum-rabbit-cluster-"))
+        cookie = self._home / ".erlang.cookie"
+        cookie.write_text(os.urandom(16).hex())
+        cookie.chmod(0o400)
+        self._epmd_port = free_port()
+        self.nodes = [RabbitMQServer(self._home, self._epmd_port) for _ in range(size)]
+        atexit.register(self.close)
+
+    @property
+    def amqp_url(self) -> str:
+        return ";".join(node.amqp_url for node in self.nodes)
+
+    def start(self) -> None:
+        # Booting takes the most time: all nodes at once, then the others join the first.
+        for node in self.nodes:
+            node._start_local()
+        for node in self.nodes:
+            _wait(node._management_ready, 120, "RabbitMQ node", node._dir / "log" / "server.log", node._process)
+        first = self.nodes[0]
+        for node in self.nodes[1:]:
+            node.ctl("stop_app")
+            node.ctl("join_cluster", first.node)
+            node.ctl("start_app")
+        running = first.ctl("eval", "length(rabbit_nodes:all_running()).").strip()
+        if running != str(len(self.nodes)):
+            raise RuntimeError(f"the cluster runs {running} nodes of {len(self.nodes)}")
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
+        subprocess.run(["epmd", "-port", str(self._epmd_port), "-kill"], capture_output=True,
+                       env=dict(os.environ, HOME=str(self._home), ERL_EPMD_PORT=str(self._epmd_port)), timeout=10)
+        shutil.rmtree(self._home, ignore_errors=True)
 
 
 class PostgresServer:
