@@ -33,6 +33,8 @@ class IdentityConfig:
     smtp_password: str
     smtp_from: str
     smtp_starttls: bool
+    # How long an erasure request waits before it is carried out: time to change one's mind.
+    erasure_grace_seconds: int = 7 * 86400
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "IdentityConfig":
@@ -58,7 +60,10 @@ class IdentityConfig:
             smtp_password=env.get("SMTP_PASSWORD", ""),
             smtp_from=env.get("SMTP_FROM", "no-reply@sferum.local"),
             smtp_starttls=env.get("SMTP_STARTTLS", "0") in ("1", "true", "yes"),
+            erasure_grace_seconds=_int(env, "ERASURE_GRACE_SECONDS", 7 * 86400),
         )
+        if config.erasure_grace_seconds < 0:
+            raise ValueError("ERASURE_GRACE_SECONDS must not be negative")
         if not settings.dev and "console" in (config.sms_provider, config.mail_provider):
             raise RuntimeError("console SMS/mail providers are for SFERUM_DEV=1 only; "
                                "set SMS_PROVIDER=http and MAIL_PROVIDER=smtp")

@@ -1,6 +1,10 @@
 """One-time sign-in codes: 6 digits, stored as a keyed hash, alive for a few
 minutes, dead after too many wrong tries; sending is limited per destination
-and per address, answered with 429 and Retry-After."""
+and per address, answered with 429 and Retry-After.
+
+Requests that arrive together are decided one after another, as if they had
+come in turn: asking for codes is serialised per destination and per address,
+and the guesses at one code are checked one at a time under its row lock."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +13,7 @@ import secrets
 from datetime import timedelta
 
 from services.common.clock import utcnow
+from services.common.db import is_postgres, lock_for_transaction
 from services.common.errors import ApiError, TooManyRequests
 
 from .config import IdentityConfig
@@ -29,6 +34,13 @@ def issue(config: IdentityConfig, secret_key: str, channel: str, destination: st
     now = utcnow()
     hour_ago = now - timedelta(hours=1)
     with db.atomic():
+        # Without these, parallel requests each found the others' codes uncommitted
+        # and passed the cooldown and the caps: one code sent per request, several
+        # live at once. Always the destination first, so two requests never wait
+        # for each other's second lock.
+        lock_for_transaction(db, f"login-code:{destination}")
+        if ip:
+            lock_for_transaction(db, f"login-code-address:{ip}")
         recent = list(LoginCode.select(LoginCode.created_at)
                       .where(LoginCode.destination == destination, LoginCode.created_at > hour_ago)
                       .order_by(LoginCode.created_at.desc()))
@@ -66,27 +78,31 @@ def withdraw(row: LoginCode) -> None:
     LoginCode.delete().where(LoginCode.id == row.id).execute()
 
 
-def redeem(config: IdentityConfig, secret_key: str, destination: str, code: str) -> None:
+def redeem(config: IdentityConfig, secret_key: str, destination: str, code: str, use: bool = True) -> None:
     """Use up the destination's live code, or count a failure (committed even
-    though the request fails) and kill the code after too many."""
+    though the request fails) and kill the code after too many. The live code is
+    locked for the decision: parallel guesses wait for each other, each sees the
+    failures before it, and no guess is checked once the limit is reached, not
+    even the right one. With `use=False` a right code stays live: the holder of
+    a parent's address chooses which child's account it signs in."""
     now = utcnow()
     with db.atomic():
-        row = (LoginCode.select()
-               .where(LoginCode.destination == destination, LoginCode.used_at.is_null(),
-                      LoginCode.dead == False, LoginCode.expires_at > now)  # noqa: E712
-               .order_by(LoginCode.created_at.desc()).first())
+        live = (LoginCode.select()
+                .where(LoginCode.destination == destination, LoginCode.used_at.is_null(),
+                       LoginCode.dead == False, LoginCode.expires_at > now,  # noqa: E712
+                       LoginCode.failed_attempts < config.code_max_failures)
+                .order_by(LoginCode.created_at.desc()))
+        if is_postgres(db):
+            # SQLite needs no lock: its write transactions run one at a time already.
+            live = live.for_update()
+        row = live.first()
         if row is None:
             raise InvalidCode()
         if hmac.compare_digest(row.code_hash, _hash(secret_key, row.id, code)):
-            claimed = (LoginCode.update(used_at=now)
-                       .where(LoginCode.id == row.id, LoginCode.used_at.is_null())
-                       .execute())
-            if claimed == 1:
-                return
-            raise InvalidCode()
+            if use:
+                LoginCode.update(used_at=now).where(LoginCode.id == row.id).execute()
+            return
         failures = row.failed_attempts + 1
-        (LoginCode.update(failed_attempts=LoginCode.failed_attempts + 1,
-                          dead=failures >= config.code_max_failures)
+        (LoginCode.update(failed_attempts=failures, dead=failures >= config.code_max_failures)
          .where(LoginCode.id == row.id).execute())
-    left = max(0, config.code_max_failures - failures)
-    raise InvalidCode(details={"attempts_left": left})
+    raise InvalidCode(details={"attempts_left": config.code_max_failures - failures})

@@ -2,9 +2,9 @@
 import peewee
 
 from services.common.clock import utcnow
-from services.common.db import id_field, model_base
+from services.common.db import ServiceDatabase, id_field, model_base
 
-db = peewee.DatabaseProxy()
+db = ServiceDatabase("identity")
 
 
 BaseModel = model_base(db)
@@ -13,10 +13,14 @@ BaseModel = model_base(db)
 class User(BaseModel):
     id = id_field()
     phone = peewee.CharField(max_length=20, unique=True, null=True)
-    email = peewee.CharField(max_length=254, unique=True, null=True)
+    # A parent's address signs in each of their primary-school children's own accounts.
+    email = peewee.CharField(max_length=254, index=True, null=True)
     display_name = peewee.CharField(max_length=100, default="")
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
+    # Set once the person's data was erased: what is left is this id, which
+    # their revoked sessions still point to.
+    erased_at = peewee.DateTimeField(null=True)
 
 
 class LoginCode(BaseModel):
@@ -37,7 +41,7 @@ class Session(BaseModel):
     user = peewee.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
     created_at = peewee.DateTimeField(default=utcnow)
     refreshed_at = peewee.DateTimeField(default=utcnow)
-    revoked_at = peewee.DateTimeField(null=True)
+    revoked_at = peewee.DateTimeField(null=True, index=True)  # the recently revoked are read at every start
     revoke_reason = peewee.CharField(max_length=64, null=True)
     user_agent = peewee.CharField(max_length=256, default="")
 
@@ -62,11 +66,33 @@ class DevMessage(BaseModel):
     """What the console providers "sent"; written only when SFERUM_DEV=1."""
     channel = peewee.CharField(max_length=8)
     to = peewee.CharField(max_length=254, index=True)
-    code = peewee.CharField(max_length=16)
+    code = peewee.CharField(max_length=16)  # empty for a notice
     sent_at = peewee.DateTimeField(default=utcnow)
+    text = peewee.TextField(default="")  # a notice's text
 
 
-TABLES = [User, LoginCode, Session, RefreshToken, SigningKey, DevMessage]
+class Notification(BaseModel):
+    """An SMS or e-mail the platform sends on others' behalf (an invite, an
+    application's decision), queued with the event that asked for it and sent
+    by a job that tries again until the provider takes it. Its text (which
+    may carry an invite's link) is blanked once sent."""
+    channel = peewee.CharField(max_length=8)  # sms | email
+    to = peewee.CharField(max_length=254)
+    subject = peewee.CharField(max_length=200, default="")
+    text = peewee.TextField()
+    kind = peewee.CharField(max_length=32)  # invite | application_approved | application_rejected
+    created_at = peewee.DateTimeField(default=utcnow)
+    due_at = peewee.DateTimeField(default=utcnow, index=True)
+    attempts = peewee.IntegerField(default=0)
+    sent_at = peewee.DateTimeField(null=True)
+    failed_at = peewee.DateTimeField(null=True)
+
+
+class Organisation(BaseModel):
+    """The region of each organisation, learned from orgstructure's events: its
+    operator confirms the teacher status of a school's single administrator."""
+    org_id = peewee.CharField(max_length=32, primary_key=True)
+    region_id = peewee.CharField(max_length=32)
 
 
 class OrgMembership(BaseModel):
@@ -84,6 +110,33 @@ class OrgMembership(BaseModel):
         return set(filter(None, self.roles.split(",")))
 
 
+class ParentLink(BaseModel):
+    """Who is whose parent, learned from orgstructure's events: a parent asks
+    for their child's data to be erased."""
+    org_id = peewee.CharField(max_length=32)
+    parent_id = peewee.CharField(max_length=32, index=True)
+    child_id = peewee.CharField(max_length=32, index=True)
+
+    class Meta:
+        indexes = ((("org_id", "parent_id", "child_id"), True),)
+
+
+class ErasureRequest(BaseModel):
+    """A request to erase a person's data (152-FZ), by the person or a parent:
+    carried out at `erase_at` unless cancelled before."""
+    id = id_field()
+    user_id = peewee.CharField(max_length=32, index=True)
+    requested_by = peewee.CharField(max_length=32)
+    requested_at = peewee.DateTimeField(default=utcnow)
+    erase_at = peewee.DateTimeField()
+    status = peewee.CharField(max_length=16, default="pending")  # pending | cancelled | erased
+    decided_by = peewee.CharField(max_length=32, null=True)  # who cancelled it
+    decided_at = peewee.DateTimeField(null=True)  # cancelled or carried out
+
+    class Meta:
+        indexes = ((("status", "erase_at"), False),)
+
+
 class Verification(BaseModel):
     """A teacher's request for the confirmed "teacher" status in one organisation."""
     id = id_field()
@@ -95,4 +148,5 @@ class Verification(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
 
 
-ORGANISATION_TABLES = [OrgMembership, Verification]
+TABLES = [User, LoginCode, Session, RefreshToken, SigningKey, DevMessage, Notification, Organisation, OrgMembership,
+          ParentLink, ErasureRequest, Verification]

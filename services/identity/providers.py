@@ -19,12 +19,19 @@ class DeliveryFailed(ApiError):
     status, code, message = 503, "delivery_failed", "The code could not be sent; try again shortly."
 
 
+CODE_SUBJECT = "Код для входа в Сферум"
+
+
 def sms_text(code: str) -> str:
     return f"Код для входа в Сферум: {code}. Никому его не сообщайте."
 
 
+def code_mail_text(code: str) -> str:
+    return sms_text(code) + "\n\nЕсли вы не запрашивали код, просто удалите это письмо."
+
+
 class ConsoleProvider:
-    """Development only: the code goes to the log and to /dev/outbox."""
+    """Development only: what is sent goes to the log and to /dev/outbox."""
 
     def __init__(self, channel: str):
         self.channel = channel
@@ -32,6 +39,10 @@ class ConsoleProvider:
     def send(self, to: str, code: str) -> None:
         log.warning("DEV %s to %s: code %s", self.channel, to, code)
         DevMessage.create(channel=self.channel, to=to, code=code)
+
+    def deliver(self, to: str, text: str, subject: str = "") -> None:
+        log.warning("DEV %s to %s: %s", self.channel, to, subject or text[:60])
+        DevMessage.create(channel=self.channel, to=to, code="", text=text)
 
 
 class HttpSmsGateway:
@@ -43,9 +54,12 @@ class HttpSmsGateway:
         self.url, self.token, self.timeout = url, token, timeout
 
     def send(self, to: str, code: str) -> None:
+        self.deliver(to, sms_text(code))
+
+    def deliver(self, to: str, text: str, subject: str = "") -> None:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
-            response = requests.post(self.url, json={"to": to, "text": sms_text(code)},
+            response = requests.post(self.url, json={"to": to, "text": text},
                                      headers=headers, timeout=self.timeout)
         except requests.RequestException as error:
             log.error("SMS gateway unreachable: %s", error)
@@ -60,11 +74,14 @@ class SmtpMail:
         self.config, self.timeout = config, timeout
 
     def send(self, to: str, code: str) -> None:
+        self.deliver(to, code_mail_text(code), CODE_SUBJECT)
+
+    def deliver(self, to: str, text: str, subject: str = "") -> None:
         message = EmailMessage()
         message["From"] = self.config.smtp_from
         message["To"] = to
-        message["Subject"] = "Код для входа в Сферум"
-        message.set_content(sms_text(code) + "\n\nЕсли вы не запрашивали код, просто удалите это письмо.")
+        message["Subject"] = subject or "Сферум"
+        message.set_content(text)
         try:
             with smtplib.SMTP(self.config.smtp_host, self.config.smtp_port, timeout=self.timeout) as smtp:
                 if self.config.smtp_starttls:

@@ -1,6 +1,8 @@
 """Sessions and their tokens: a short-lived signed access token and a rotating
 opaque refresh token. Presenting a refresh token that was already rotated means
-it was stolen or replayed: the whole session is revoked."""
+it was stolen or replayed: the whole session is revoked. A revoked session is
+published, and every process that verifies tokens refuses its access tokens
+from then on, not only when they expire."""
 from __future__ import annotations
 
 import uuid
@@ -8,13 +10,18 @@ from calendar import timegm
 from datetime import timedelta
 
 from services.common.auth import ACCESS_TOKEN_TYPE
-from services.common.clock import utcnow
+from services.common.clock import isoformat, utcnow
 from services.common.errors import Unauthorized
+from services.common.service import Service
 from services.common.tokens import digest, new_token
 
+from . import events, signing_keys
 from .config import IdentityConfig
 from .models import RefreshToken, Session, User, db
 from .signing_keys import Signer
+
+# Beyond the access tokens' lifetime: clocks differ, and verifiers allow some leeway.
+REVOKED_MARGIN = timedelta(seconds=60)
 
 
 class Tokens:
@@ -32,7 +39,7 @@ class Tokens:
             refresh = self._new_refresh_token(session)
         return self._pair(user, session, refresh)
 
-    def refresh(self, refresh_token: str) -> dict:
+    def refresh(self, service: Service, refresh_token: str) -> dict:
         now = utcnow()
         with db.atomic():
             stored = (RefreshToken.select(RefreshToken, Session, User)
@@ -50,7 +57,7 @@ class Tokens:
                               RefreshToken.rotated_at.is_null())
                        .execute())
             if rotated != 1:
-                self._revoke(session, "refresh_token_reuse")
+                self._revoke(service, session, "refresh_token_reuse")
                 reused = True
             else:
                 reused = False
@@ -62,11 +69,11 @@ class Tokens:
                                code="refresh_token_reused")
         return self._pair(session.user, session, refresh)
 
-    def logout(self, session_id: str) -> None:
+    def logout(self, service: Service, session_id: str) -> None:
         with db.atomic():
             session = Session.get_or_none(Session.id == session_id)
             if session is not None and session.revoked_at is None:
-                self._revoke(session, "logout")
+                self._revoke(service, session, "logout")
 
     def active_session(self, session_id: str | None) -> Session:
         session = Session.get_or_none(Session.id == session_id) if session_id else None
@@ -74,9 +81,32 @@ class Tokens:
             raise Unauthorized("The session has ended; sign in again.", code="session_revoked")
         return session
 
-    def _revoke(self, session: Session, reason: str) -> None:
-        (Session.update(revoked_at=utcnow(), revoke_reason=reason)
-         .where(Session.id == session.id, Session.revoked_at.is_null()).execute())
+    def revocations(self) -> dict:
+        """What a process that verifies tokens must refuse although the tokens
+        have not expired: sessions revoked within an access token's lifetime, and
+        keys retired lately. Read when such a process starts, and whenever its
+        feed of revocations reconnects."""
+        now = utcnow()
+        lifetime = timedelta(seconds=self.config.access_ttl)
+        revoked = (Session.select(Session.id, Session.revoked_at)
+                   .where(Session.revoked_at > now - lifetime - REVOKED_MARGIN))
+        return {"sessions": [{"session_id": session.id, "until": isoformat(session.revoked_at + lifetime)}
+                             for session in revoked],
+                "retired_keys": signing_keys.retired_lately()}
+
+    def revoke(self, service: Service, session: Session, reason: str) -> None:
+        """The session ends now, everywhere (its access tokens are refused)."""
+        self._revoke(service, session, reason)
+
+    def _revoke(self, service: Service, session: Session, reason: str) -> None:
+        now = utcnow()
+        revoked = (Session.update(revoked_at=now, revoke_reason=reason)
+                   .where(Session.id == session.id, Session.revoked_at.is_null()).execute())
+        if revoked:
+            # No access token of the session, all issued before now, is valid after `until`.
+            service.outbox.add(events.SESSION_REVOKED, {
+                "user_id": session.user_id, "session_id": session.id, "reason": reason,
+                "until": isoformat(now + timedelta(seconds=self.config.access_ttl))})
 
     def _new_refresh_token(self, session: Session) -> str:
         token = new_token(32)

@@ -1,5 +1,7 @@
 """The RSA keys that sign access tokens. The newest key signs; older keys stay
-published in the JWKS until every token they signed has expired."""
+published in the JWKS until every token they signed has expired, unless an
+emergency rotation retires them at once: then every process that verifies
+tokens is told and refuses their tokens within seconds."""
 from __future__ import annotations
 
 import json
@@ -14,8 +16,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from services.common.auth import ALGORITHM
 from services.common.clock import utcnow
 from services.common.ids import new_id
+from services.common.service import Service
 
+from . import events
 from .models import SigningKey, db
+
+# Retired keys the revocation snapshot names: every verifier refetches the JWKS,
+# which no longer has them, well within this.
+RETIRED_LATELY = timedelta(hours=1)
 
 
 def create_key(secret_key: str) -> SigningKey:
@@ -35,6 +43,27 @@ def rotate(secret_key: str, grace_seconds: int) -> SigningKey:
         (SigningKey.update(retire_after=utcnow() + timedelta(seconds=grace_seconds))
          .where(SigningKey.retire_after.is_null()).execute())
         return create_key(secret_key)
+
+
+def retire_at_once(service: Service, secret_key: str) -> tuple[SigningKey, list[str]]:
+    """Emergency (a private key may have leaked): a new key signs from now on and
+    every older one is retired now, not after a grace period. Tokens they signed
+    stop working everywhere; their holders refresh them."""
+    now = utcnow()
+    with db.atomic():
+        retired = [key.kid for key in SigningKey.select(SigningKey.kid).where(
+            SigningKey.retire_after.is_null() | (SigningKey.retire_after > now))]
+        SigningKey.update(retire_after=now).where(SigningKey.kid.in_(retired)).execute()
+        key = create_key(secret_key)
+        for kid in retired:
+            service.outbox.add(events.SIGNING_KEY_RETIRED, {"kid": kid, "emergency": True})
+    return key, retired
+
+
+def retired_lately() -> list[str]:
+    now = utcnow()
+    return [key.kid for key in SigningKey.select(SigningKey.kid).where(
+        SigningKey.retire_after <= now, SigningKey.retire_after > now - RETIRED_LATELY)]
 
 
 def published_keys() -> list[SigningKey]:
@@ -60,6 +89,12 @@ class Signer:
         self._key = None
         self._kid = None
         self._lock = threading.Lock()
+
+    def forget(self, kid: str) -> None:
+        """That key was retired: the next token is signed with the newest one."""
+        with self._lock:
+            if kid == self._kid:
+                self._key = None
 
     def sign(self, claims: dict) -> str:
         kid, key = self._current()
