@@ -1,21 +1,32 @@
 """Members and their movement: joining with a role, parents linked to their
 children, transfer between classes, expulsion of a student (who leaves with the
 parents who have no other child here), dismissal of an employee. Placements
-keep the history of who was in which unit when."""
+keep the history of who was in which unit when. Whoever left by expulsion or
+dismissal comes back only by an admin's decision (invites.py)."""
 from __future__ import annotations
 
-from services.common.bus import Outbox
+from services.common import settling
+from services.common.service import Service
 from services.common.clock import utcnow
 from services.common.errors import Conflict, NotFound, Unprocessable
 
-from . import events
+from . import erasure, events, teaching
 from .access import STAFF_ROLES, TEACHING_ROLES, Access, active_member, roles_of
-from .models import KnownUser, Member, MemberRole, Organisation, ParentLink, Placement, Unit, db
+from .models import (Application, Invite, KnownUser, Member, MemberRole, Organisation, ParentLink, Placement,
+                     RoleChange, Unit, db)
+
+LEFT_BY_DECISION = ("expelled", "dismissed")
 
 
 def current_placement(org_id: str, user_id: str, role: str) -> Placement | None:
     return (Placement.select().where(Placement.organisation == org_id, Placement.user_id == user_id,
                                      Placement.role == role, Placement.ended_at.is_null()).first())
+
+
+def left_by_decision(org_id: str, user_id: str) -> Member | None:
+    """The person's former membership, when they left by expulsion or dismissal."""
+    return Member.get_or_none(Member.organisation == org_id, Member.user_id == user_id,
+                              Member.left_at.is_null(False), Member.left_reason.in_(LEFT_BY_DECISION))
 
 
 def students_of(unit: Unit):
@@ -38,9 +49,13 @@ def _name(user_id: str, fallback: str) -> str:
     return (known.display_name if known and known.display_name else "") or fallback
 
 
-def join(outbox: Outbox, org: Organisation, user_id: str, roles: set[str], *, unit: Unit | None = None,
-         child_id: str | None = None, display_name: str = "") -> Member:
-    """Someone joins the organisation (or takes one more role in it)."""
+def join(service: Service, org: Organisation, user_id: str, roles: set[str], *, unit: Unit | None = None,
+         child_id: str | None = None, display_name: str = "", application: Application | None = None,
+         by: str | None = None, reason: str = "joined") -> Member:
+    """Someone joins the organisation (or takes one more role in it). The
+    school's first admin joins through its approved `application`, which
+    stands for the confirmation of their teacher status: identity confirms it
+    on hearing of it."""
     from .structure import staff_room
 
     with db.atomic():
@@ -65,26 +80,37 @@ def join(outbox: Outbox, org: Organisation, user_id: str, roles: set[str], *, un
             Placement.create(organisation=org, user_id=user_id, unit=staff_room(org), role="staff")
         for role in roles - had:
             MemberRole.create(member=member, role=role)
+            RoleChange.create(organisation=org, user_id=user_id, role=role, change="granted",
+                              reason="application" if application is not None else reason,
+                              by=application.decided_by if application is not None else by)
         now_roles = had | roles
         student_unit = current_placement(org.id, user_id, "student")
+        confirmed = {}
+        if application is not None:
+            confirmed = {"application_id": application.id, "approved_by": application.decided_by}
+            service.announce(settling.verified(org.id, user_id))
         if not had:
-            outbox.add(events.MEMBER_JOINED, {
+            service.outbox.add(events.MEMBER_JOINED, {
                 "org_id": org.id, "user_id": user_id, "roles": sorted(now_roles),
                 "unit_id": student_unit.unit_id if student_unit else None,
-                "display_name": member.display_name}, org_id=org.id)
-        elif now_roles != had:
-            outbox.add(events.MEMBER_ROLES_CHANGED, {"org_id": org.id, "user_id": user_id,
-                                                     "roles": sorted(now_roles)}, org_id=org.id)
+                "display_name": member.display_name, **confirmed}, org_id=org.id)
+            service.announce(settling.member(org.id, user_id))
+        elif now_roles != had or confirmed:
+            service.outbox.add(events.MEMBER_ROLES_CHANGED, {
+                "org_id": org.id, "user_id": user_id, "roles": sorted(now_roles), "added": sorted(now_roles - had),
+                "removed": [], "by": by, **confirmed}, org_id=org.id)
+            service.announce(settling.standing(org.id, user_id))
         if child_id:
-            link_parent(outbox, org, user_id, child_id)
+            # A parent joining with their child: their joining is what others wait for.
+            link_parent(service, org, user_id, child_id, announce=bool(had))
     return member
 
 
-def add_roles(outbox: Outbox, member: Member, roles: set[str]) -> None:
-    join(outbox, member.organisation, member.user_id, roles)
+def add_roles(service: Service, member: Member, roles: set[str], by: str, reason: str) -> None:
+    join(service, member.organisation, member.user_id, roles, by=by, reason=reason)
 
 
-def link_parent(outbox: Outbox, org: Organisation, parent_id: str, child_id: str) -> None:
+def link_parent(service: Service, org: Organisation, parent_id: str, child_id: str, announce: bool = True) -> None:
     placement = current_placement(org.id, child_id, "student")
     if placement is None:
         raise Unprocessable("The child is not a student of this organisation.", code="not_a_student")
@@ -92,8 +118,10 @@ def link_parent(outbox: Outbox, org: Organisation, parent_id: str, child_id: str
                                     ParentLink.child_id == child_id, ParentLink.ended_at.is_null())
     if exists is None:
         ParentLink.create(organisation=org, parent_id=parent_id, child_id=child_id)
-        outbox.add(events.PARENT_LINKED, {"org_id": org.id, "parent_id": parent_id, "child_id": child_id,
+        service.outbox.add(events.PARENT_LINKED, {"org_id": org.id, "parent_id": parent_id, "child_id": child_id,
                                           "unit_id": placement.unit_id}, org_id=org.id)
+        if announce:
+            service.announce(settling.standing(org.id, parent_id))
 
 
 def _student(access: Access, user_id: str) -> Placement:
@@ -105,7 +133,7 @@ def _student(access: Access, user_id: str) -> Placement:
     return placement
 
 
-def transfer(outbox: Outbox, access: Access, user_id: str, unit_id: str) -> Placement:
+def transfer(service: Service, access: Access, user_id: str, unit_id: str) -> Placement:
     access.require_admin()
     with db.atomic():
         placement = _student(access, user_id)
@@ -117,52 +145,74 @@ def transfer(outbox: Outbox, access: Access, user_id: str, unit_id: str) -> Plac
         placement.ended_at, placement.end_reason = utcnow(), "transferred"
         placement.save()
         moved = Placement.create(organisation=access.org, user_id=user_id, unit=target, role="student")
-        outbox.add(events.MEMBER_TRANSFERRED, {
+        service.outbox.add(events.MEMBER_TRANSFERRED, {
             "org_id": access.org.id, "user_id": user_id, "from_unit_id": placement.unit_id,
             "to_unit_id": target.id, "parent_ids": parents_of(access.org.id, user_id)}, org_id=access.org.id)
     return moved
 
 
-def _leave(member: Member, reason: str) -> None:
+def _leave(service: Service, member: Member, reason: str) -> None:
     now = utcnow()
     (Placement.update(ended_at=now, end_reason=reason)
      .where(Placement.organisation == member.organisation, Placement.user_id == member.user_id,
             Placement.ended_at.is_null()).execute())
     member.left_at, member.left_reason = now, reason
     member.save()
+    _revoke_personal_invites(member.organisation_id, member.user_id)
+    service.withdraw(settling.member(member.organisation_id, member.user_id),
+                     settling.standing(member.organisation_id, member.user_id))
 
 
-def expel(outbox: Outbox, access: Access, user_id: str) -> dict:
-    """A student leaves. Their parents leave with them, except a parent who has
-    another child here: that parent stays, no longer linked to this child."""
+def _revoke_personal_invites(org_id: str, user_id: str) -> None:
+    """The invites made for the one who leaves: the single-use ones they took,
+    and parents' invites naming them as the child (directly, or through the
+    roster invite they took). A reusable class or staff link stays, since it
+    belongs to others too; whoever left cannot come back by it without an admin."""
+    theirs = Invite.select(Invite.id).where(Invite.organisation == org_id, Invite.accepted_by == user_id,
+                                            Invite.max_uses == 1)
+    (Invite.update(revoked_at=utcnow())
+     .where(Invite.organisation == org_id, Invite.revoked_at.is_null(),
+            Invite.id.in_(theirs) | (Invite.child_user_id == user_id) | Invite.child_invite.in_(theirs))
+     .execute())
+
+
+def let_go(service: Service, org_id: str, placement: Placement, reason: str) -> dict:
+    """A student leaves the school (`expelled`, or `graduated` at the end of
+    the school year). Their parents leave with them, except a parent who has
+    another child here or works here: that parent stays, no longer linked to
+    this child."""
+    user_id = placement.user_id
+    member = active_member(org_id, user_id)
+    parents = parents_of(org_id, user_id)
+    (ParentLink.update(ended_at=utcnow())
+     .where(ParentLink.organisation == org_id, ParentLink.child_id == user_id,
+            ParentLink.ended_at.is_null()).execute())
+    leaving, staying = [], []
+    for parent_id in parents:
+        parent = active_member(org_id, parent_id)
+        if children_of(org_id, parent_id) or roles_of(parent) - {"parent"}:
+            staying.append(parent_id)
+            service.outbox.add(events.PARENT_UNLINKED, {"org_id": org_id, "parent_id": parent_id,
+                                                        "child_id": user_id, "unit_id": placement.unit_id},
+                               org_id=org_id)
+        else:
+            leaving.append(parent_id)
+            _leave(service, parent, reason)
+    _leave(service, member, reason)
+    return {"org_id": org_id, "user_id": user_id, "unit_id": placement.unit_id,
+            "parent_ids": leaving, "staying_parent_ids": staying}
+
+
+def expel(service: Service, access: Access, user_id: str) -> dict:
     access.require_admin()
-    org_id = access.org.id
     with db.atomic():
         placement = _student(access, user_id)
-        member = active_member(org_id, user_id)
-        parents = parents_of(org_id, user_id)
-        (ParentLink.update(ended_at=utcnow())
-         .where(ParentLink.organisation == org_id, ParentLink.child_id == user_id,
-                ParentLink.ended_at.is_null()).execute())
-        leaving, staying = [], []
-        for parent_id in parents:
-            parent = active_member(org_id, parent_id)
-            if children_of(org_id, parent_id) or roles_of(parent) - {"parent"}:
-                staying.append(parent_id)
-                outbox.add(events.PARENT_UNLINKED, {"org_id": org_id, "parent_id": parent_id,
-                                                    "child_id": user_id, "unit_id": placement.unit_id},
-                           org_id=org_id)
-            else:
-                leaving.append(parent_id)
-                _leave(parent, "expelled")
-        _leave(member, "expelled")
-        data = {"org_id": org_id, "user_id": user_id, "unit_id": placement.unit_id,
-                "parent_ids": leaving, "staying_parent_ids": staying}
-        outbox.add(events.MEMBER_EXPELLED, data, org_id=org_id)
+        data = let_go(service, access.org.id, placement, "expelled")
+        service.outbox.add(events.MEMBER_EXPELLED, data, org_id=access.org.id)
     return data
 
 
-def dismiss(outbox: Outbox, access: Access, user_id: str) -> dict:
+def dismiss(service: Service, access: Access, user_id: str) -> dict:
     """An employee leaves: their roles, their staff-room place and the classes
     they headed."""
     access.require_admin()
@@ -176,23 +226,36 @@ def dismiss(outbox: Outbox, access: Access, user_id: str) -> dict:
             raise Unprocessable("Only employees are dismissed; students are expelled.", code="not_staff")
         if user_id == access.user.id:
             raise Conflict("You cannot dismiss yourself.", code="self_dismissal")
-        headed = list(Unit.select().where(Unit.organisation == org_id, Unit.head_user_id == user_id))
-        for unit in headed:
-            unit.head_user_id = None
-            unit.save()
-            outbox.add(events.UNIT_HEAD_ASSIGNED, {"org_id": org_id, "unit_id": unit.id, "user_id": None,
-                                                   "previous_user_id": user_id}, org_id=org_id)
-        _leave(member, "dismissed")
+        headed = release_headship(service, org_id, user_id)
+        teaching.end_for_teacher(service, org_id, user_id, "dismissed")
+        _leave(service, member, "dismissed")
         data = {"org_id": org_id, "user_id": user_id, "roles": sorted(roles),
                 "headed_unit_ids": [unit.id for unit in headed]}
-        outbox.add(events.MEMBER_DISMISSED, data, org_id=org_id)
+        service.outbox.add(events.MEMBER_DISMISSED, data, org_id=org_id)
     return data
 
 
-def member_view(member: Member, roles: set[str], unit_id: str | None) -> dict:
+def release_headship(service: Service, org_id: str, user_id: str) -> list[Unit]:
+    """The classes someone headed lose their head (they left, or teach no more)."""
+    headed = list(Unit.select().where(Unit.organisation == org_id, Unit.head_user_id == user_id))
+    for unit in headed:
+        unit.head_user_id = None
+        unit.save()
+        service.outbox.add(events.UNIT_HEAD_ASSIGNED, {"org_id": org_id, "unit_id": unit.id, "user_id": None,
+                                                       "previous_user_id": user_id}, org_id=org_id)
+    return headed
+
+
+def member_view(member: Member, roles: set[str], unit_id: str | None, taught: list[dict] = ()) -> dict:
     return {"user_id": member.user_id, "display_name": member.display_name, "roles": sorted(roles),
             "unit_id": unit_id, "teacher_verified": member.teacher_verified,
-            "joined_at": member.joined_at}
+            "joined_at": member.joined_at, "teaching": list(taught)}
+
+
+def view_of(member: Member) -> dict:
+    placement = current_placement(member.organisation_id, member.user_id, "student")
+    return member_view(member, roles_of(member), placement.unit_id if placement else None,
+                       teaching.by_teacher(member.organisation_id).get(member.user_id, []))
 
 
 def members(access: Access, role: str | None, unit_id: str | None) -> list[dict]:
@@ -210,6 +273,7 @@ def members(access: Access, role: str | None, unit_id: str | None) -> list[dict]
     children: dict[str, set[str]] = {}
     for link in ParentLink.select().where(ParentLink.organisation == org_id, ParentLink.ended_at.is_null()):
         children.setdefault(link.parent_id, set()).add(link.child_id)
+    taught = teaching.by_teacher(org_id)
 
     def units_of(user_id: str) -> set[str]:
         own = {student_unit[user_id]} if user_id in student_unit else set()
@@ -225,9 +289,14 @@ def members(access: Access, role: str | None, unit_id: str | None) -> list[dict]
             continue
         if role and role not in roles:
             continue
-        if unit_id and unit_id not in theirs:
+        teaches = taught.get(member.user_id, [])
+        if unit_id and unit_id not in theirs | {row["unit_id"] for row in teaches}:
             continue
-        result.append(member_view(member, roles, student_unit.get(member.user_id)))
+        result.append(member_view(member, roles, student_unit.get(member.user_id), teaches))
+    # Whose data will be erased, and when: for those who run the school.
+    leaving = erasure.notices([item["user_id"] for item in result]) if sees_all else {}
+    for item in result:
+        item["erase_at"] = leaving.get(item["user_id"])
     return result
 
 

@@ -2,9 +2,9 @@
 import peewee
 
 from services.common.clock import utcnow
-from services.common.db import id_field, model_base
+from services.common.db import ServiceDatabase, id_field, model_base
 
-db = peewee.DatabaseProxy()
+db = ServiceDatabase("orgstructure")
 
 
 BaseModel = model_base(db)
@@ -34,6 +34,8 @@ class Organisation(BaseModel):
     diary_url = peewee.CharField(max_length=500, default="")
     created_at = peewee.DateTimeField(default=utcnow)
     updated_at = peewee.DateTimeField(default=utcnow)
+    # The operator archived it (the school left the platform): readable, never changed.
+    archived_at = peewee.DateTimeField(null=True)
 
 
 class Application(BaseModel):
@@ -45,6 +47,9 @@ class Application(BaseModel):
     org_kind = peewee.CharField(max_length=16)
     admin_full_name = peewee.CharField(max_length=200)
     admin_phone = peewee.CharField(max_length=20)
+    admin_email = peewee.CharField(max_length=254, null=True)
+    # A file the applicant uploaded to messaging (earlier clients); the
+    # document the operator opens is the one uploaded here (ApplicationDocument).
     document_file_id = peewee.CharField(max_length=64, null=True)
     status = peewee.CharField(max_length=16, default="pending", index=True)
     reason = peewee.TextField(null=True)
@@ -52,6 +57,18 @@ class Application(BaseModel):
     decided_by = peewee.CharField(max_length=32, null=True)
     decided_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
+
+
+class ApplicationDocument(BaseModel):
+    """The director's order appointing the admin, attached to the application:
+    kept here, so that the operator reviewing it needs no other service."""
+    application = peewee.ForeignKeyField(Application, primary_key=True, on_delete="CASCADE")
+    name = peewee.CharField(max_length=255)
+    content_type = peewee.CharField(max_length=100)
+    size = peewee.IntegerField()
+    sha256 = peewee.CharField(max_length=64)
+    content = peewee.BlobField()
+    uploaded_at = peewee.DateTimeField(default=utcnow)
 
 
 class PendingAdmin(BaseModel):
@@ -83,7 +100,7 @@ class Member(BaseModel):
     teacher_verified = peewee.BooleanField(default=False)
     joined_at = peewee.DateTimeField(default=utcnow)
     left_at = peewee.DateTimeField(null=True)
-    left_reason = peewee.CharField(max_length=16, null=True)  # expelled | dismissed
+    left_reason = peewee.CharField(max_length=16, null=True)  # expelled | dismissed | graduated
 
     class Meta:
         indexes = ((("organisation", "user_id"), True),)
@@ -97,6 +114,21 @@ class MemberRole(BaseModel):
         indexes = ((("member", "role"), True),)
 
 
+class RoleChange(BaseModel):
+    """The history of a member's roles: each role granted (joining, an
+    appointment) and taken back, by whom and when."""
+    organisation = peewee.ForeignKeyField(Organisation)
+    user_id = peewee.CharField(max_length=32)
+    role = peewee.CharField(max_length=16)
+    change = peewee.CharField(max_length=8)  # granted | revoked
+    reason = peewee.CharField(max_length=16)  # joined | application | readmitted | appointed | granted | revoked
+    by = peewee.CharField(max_length=32, null=True)
+    at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("organisation", "user_id", "at"), False),)
+
+
 class Placement(BaseModel):
     """Who was in which unit, when: a student's class, a teacher's staff room."""
     organisation = peewee.ForeignKeyField(Organisation)
@@ -105,7 +137,23 @@ class Placement(BaseModel):
     role = peewee.CharField(max_length=16)
     started_at = peewee.DateTimeField(default=utcnow)
     ended_at = peewee.DateTimeField(null=True)
-    end_reason = peewee.CharField(max_length=16, null=True)  # transferred | expelled | dismissed
+    end_reason = peewee.CharField(max_length=16, null=True)  # transferred | expelled | dismissed | graduated
+
+
+class TeachingAssignment(BaseModel):
+    """A subject teacher of a class or group; `ended_at` set once it ended (history kept)."""
+    organisation = peewee.ForeignKeyField(Organisation)
+    unit = peewee.ForeignKeyField(Unit, backref="teaching")
+    user_id = peewee.CharField(max_length=32, index=True)
+    subject = peewee.CharField(max_length=100, default="")
+    assigned_by = peewee.CharField(max_length=32)
+    assigned_at = peewee.DateTimeField(default=utcnow)
+    ended_at = peewee.DateTimeField(null=True)
+    # unassigned | dismissed | role_revoked | archived | graduated
+    end_reason = peewee.CharField(max_length=16, null=True)
+
+    class Meta:
+        indexes = ((("unit", "user_id", "ended_at"), False),)
 
 
 class ParentLink(BaseModel):
@@ -135,6 +183,9 @@ class Invite(BaseModel):
     created_by = peewee.CharField(max_length=32)
     created_at = peewee.DateTimeField(default=utcnow)
     accepted_by = peewee.CharField(max_length=32, null=True)  # the last user who used it
+    # Where the platform sent the link, "sms:<phone>" or "email:<address>".
+    sent_to = peewee.CharField(max_length=260, null=True)
+    sent_at = peewee.DateTimeField(null=True)
 
 
 class JoinRequest(BaseModel):
@@ -143,6 +194,9 @@ class JoinRequest(BaseModel):
     invite = peewee.ForeignKeyField(Invite)
     user_id = peewee.CharField(max_length=32)
     status = peewee.CharField(max_length=16, default="pending", index=True)
+    # Why an admin decides: null when the invite asks for approval, `expelled`
+    # or `dismissed` when the person left so and comes back.
+    left_reason = peewee.CharField(max_length=16, null=True)
     decided_by = peewee.CharField(max_length=32, null=True)
     decided_at = peewee.DateTimeField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
@@ -162,6 +216,13 @@ class RosterImport(BaseModel):
     finished_at = peewee.DateTimeField(null=True)
 
 
+class ErasureNotice(BaseModel):
+    """A person whose data will be erased at `erase_at` (identity's events):
+    their schools' admins see it in the member list."""
+    user_id = peewee.CharField(max_length=32, primary_key=True)
+    erase_at = peewee.DateTimeField()
+
+
 class WeeklyStat(BaseModel):
     """Usage counters by organisation, unit and ISO week (its Monday)."""
     organisation_id = peewee.CharField(max_length=32)
@@ -174,5 +235,48 @@ class WeeklyStat(BaseModel):
         indexes = ((("organisation_id", "unit_id", "week", "metric"), True),)
 
 
-TABLES = [Region, KnownUser, Organisation, Application, PendingAdmin, Unit, Member, MemberRole,
-          Placement, ParentLink, Invite, JoinRequest, RosterImport, WeeklyStat]
+class YearRollover(BaseModel):
+    """The school year moved on: every class up a grade, the graduating ones
+    let go. Once per organisation and academic year; the plan carried out kept."""
+    organisation = peewee.ForeignKeyField(Organisation)
+    academic_year = peewee.CharField(max_length=9)
+    plan = peewee.TextField()
+    by = peewee.CharField(max_length=32)
+    at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("organisation", "academic_year"), True),)
+
+
+class ChatUnit(BaseModel):
+    """Which class or group a chat belongs to (messaging's chats bound to a
+    unit): messages and calls are counted by class and group."""
+    chat_id = peewee.CharField(max_length=32, primary_key=True)
+    organisation_id = peewee.CharField(max_length=32)
+    unit_id = peewee.CharField(max_length=32)
+
+
+class Activity(BaseModel):
+    """Who did something (wrote, joined a chat or a call) on which day: active
+    users are counted from it, and it never leaves orgstructure."""
+    organisation_id = peewee.CharField(max_length=32)
+    day = peewee.DateField()
+    user_id = peewee.CharField(max_length=32)
+
+    class Meta:
+        indexes = ((("organisation_id", "day", "user_id"), True),)
+
+
+class DigestSent(BaseModel):
+    """The weekly digest of a finished week went out for the organisation."""
+    organisation_id = peewee.CharField(max_length=32)
+    week = peewee.DateField()
+    sent_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("organisation_id", "week"), True),)
+
+
+TABLES = [Region, KnownUser, Organisation, Application, ApplicationDocument, PendingAdmin, Unit, Member, MemberRole,
+          RoleChange, Placement, TeachingAssignment, ParentLink, Invite, JoinRequest, RosterImport, ErasureNotice,
+          WeeklyStat, ChatUnit, Activity, DigestSent, YearRollover]

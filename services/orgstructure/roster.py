@@ -4,19 +4,24 @@ creating nothing from a file that has errors; then it creates the missing
 classes and a personal invite for every student and parent.
 
 Columns (a header line is required): class, grade (optional), student,
-parent (optional; a parent invite is made for every non-empty parent)."""
+parent (optional; a parent invite is made for every non-empty parent),
+parent_phone and parent_email (optional: the platform sends the parent's
+invite there, by SMS, or by e-mail when there is no phone)."""
 from __future__ import annotations
 
 import csv
 import io
+import re
 import json
 import logging
 import threading
 
 from services.common.auth import Principal
-from services.common.bus import Outbox
+from services.common.service import Service
 from services.common.clock import utcnow
-from services.common.errors import NotFound, Unprocessable
+from services.common.errors import ApiError, NotFound, Unprocessable
+from services.common.phones import normalise_phone
+from services.common.text import BadText, clean_name
 
 from . import invites, structure
 from .access import Access
@@ -27,7 +32,8 @@ log = logging.getLogger(__name__)
 MAX_BYTES = 1024 * 1024
 MAX_ROWS = 3000
 REQUIRED = ("class", "student")
-OPTIONAL = ("grade", "parent")
+OPTIONAL = ("grade", "parent", "parent_phone", "parent_email")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def parse(content: bytes) -> list[dict]:
@@ -63,6 +69,7 @@ def parse(content: bytes) -> list[dict]:
 
 def submit(access: Access, content: bytes) -> RosterImport:
     access.require_admin()
+    access.require_verified("invite")
     rows = parse(content)
     return RosterImport.create(organisation=access.org, created_by=access.user.id,
                                content=content.decode("utf-8-sig"), total_rows=len(rows))
@@ -76,28 +83,51 @@ def status(access: Access, import_id: str) -> RosterImport:
     return job
 
 
+NAMES = (("class", 100, True), ("student", 200, True), ("parent", 200, False))
+
+
 def _problems(row: dict, units: dict) -> list[str]:
+    """What is wrong with one line; its names are cleaned in place by the
+    platform's rule for names as they are checked."""
     problems = []
-    if not row.get("class"):
-        problems.append("class is empty")
-    elif len(row["class"]) > 100:
-        problems.append("class is longer than 100 characters")
-    if not row.get("student"):
-        problems.append("student is empty")
-    elif len(row["student"]) > 200:
-        problems.append("student is longer than 200 characters")
-    if len(row.get("parent", "")) > 200:
-        problems.append("parent is longer than 200 characters")
+    for column, longest, required in NAMES:
+        try:
+            row[column] = clean_name(row.get(column, ""))
+        except BadText as error:
+            problems.append(f"{column}: {error}")
+            continue
+        if required and not row[column]:
+            problems.append(f"{column} is empty")
+        elif len(row[column]) > longest:
+            problems.append(f"{column} is longer than {longest} characters")
     grade = row.get("grade", "")
     if grade and (not grade.isdigit() or not 1 <= int(grade) <= 12):
         problems.append("grade is not a number from 1 to 12")
     existing = units.get(row.get("class"))
     if existing is not None and existing.kind not in ("class", "group"):
         problems.append("class names a unit that is not a class")
+    if row.get("parent_phone"):
+        try:
+            row["parent_phone"] = normalise_phone(row["parent_phone"])
+        except ValueError:
+            problems.append("parent_phone is not a mobile phone number")
+    email = row.get("parent_email", "")
+    if email and (len(email) > 254 or not EMAIL.match(email)):
+        problems.append("parent_email is not an e-mail address")
+    if (row.get("parent_phone") or email) and not row.get("parent"):
+        problems.append("parent_phone or parent_email without a parent")
     return problems
 
 
-def run(outbox: Outbox, job: RosterImport) -> None:
+def _send_to(row: dict) -> tuple[str, str] | None:
+    if row.get("parent_phone"):
+        return "sms", row["parent_phone"]
+    if row.get("parent_email"):
+        return "email", row["parent_email"].lower()
+    return None
+
+
+def run(service: Service, job: RosterImport) -> None:
     """Check every line (progress is committed as it goes), then create everything
     in one transaction, or nothing."""
     rows = parse(job.content.encode())
@@ -120,25 +150,27 @@ def run(outbox: Outbox, job: RosterImport) -> None:
             unit = units.get(row["class"])
             if unit is None:
                 grade = int(row["grade"]) if row.get("grade") else None
-                unit = structure.create_unit(outbox, access, row["class"], "class", grade, None)
+                unit = structure.create_unit(service, access, row["class"], "class", grade, None)
                 units[unit.name] = unit
             student, student_token = invites.create(
-                access, role="student", unit_id=unit.id, child_user_id=None, expires_at=None,
+                service, access, role="student", unit_id=unit.id, child_user_id=None, expires_at=None,
                 max_uses=1, requires_approval=False, full_name=row["student"])
             line = {"line": row["line"], "class": unit.name, "unit_id": unit.id, "student": row["student"],
                     "student_invite_token": student_token}
             if row.get("parent"):
-                _parent, parent_token = invites.create(
-                    access, role="parent", unit_id=None, child_user_id=None, expires_at=None,
-                    max_uses=1, requires_approval=False, full_name=row["parent"], child_invite=student)
-                line.update(parent=row["parent"], parent_invite_token=parent_token)
+                parent, parent_token = invites.create(
+                    service, access, role="parent", unit_id=None, child_user_id=None, expires_at=None,
+                    max_uses=1, requires_approval=False, full_name=row["parent"], child_invite=student,
+                    send_to=_send_to(row))
+                line.update(parent=row["parent"], parent_invite_token=parent_token,
+                            parent_sent_to=(invites.sent_to(parent) or {}).get("to"))
             created.append(line)
         (RosterImport.update(status="done", result=json.dumps({"rows": created}, ensure_ascii=False),
                              finished_at=utcnow())
          .where(RosterImport.id == job.id).execute())
 
 
-def run_pending(outbox: Outbox, stop: threading.Event, poll_seconds: float = 1.0) -> None:
+def run_pending(service: Service, stop: threading.Event, poll_seconds: float = 1.0) -> None:
     """The job runner: claims queued imports one at a time (safe with replicas)."""
     while not stop.is_set():
         try:
@@ -150,7 +182,12 @@ def run_pending(outbox: Outbox, stop: threading.Event, poll_seconds: float = 1.0
                                .where(RosterImport.id == job.id, RosterImport.status == "queued").execute())
                     if claimed:
                         try:
-                            run(outbox, job)
+                            run(service, job)
+                        except ApiError as error:
+                            # The admin lost the right to invite since the upload.
+                            (RosterImport.update(status="failed", finished_at=utcnow(), errors=json.dumps(
+                                [{"line": None, "error": error.message}], ensure_ascii=False))
+                             .where(RosterImport.id == job.id).execute())
                         except Exception as error:
                             log.exception("roster import %s failed", job.id)
                             (RosterImport.update(status="failed", finished_at=utcnow(), errors=json.dumps(
