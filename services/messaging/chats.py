@@ -9,19 +9,20 @@ from datetime import datetime
 
 from peewee import fn
 
+from services.common import settling
 from services.common.auth import Principal
-from services.common.bus import Outbox
+from services.common.service import Service
 from services.common.clock import isoformat, utcnow
 from services.common.db import lock_for_transaction
 from services.common.errors import ApiError, Conflict, Forbidden, NotFound, Unprocessable
 from services.common.tokens import digest, new_token
 
 from . import directory, events, texts
-from .models import Chat, ChatInvitation, ChatLink, ChatMember, Message, Org, db
-from .push import push
+from .models import Chat, ChatAdministrator, ChatInvitation, ChatLink, ChatMember, Message, OpenReport, Org, db
 
 CREATABLE_KINDS = ("group", "channel")
 ORG_ROLES = ("admin", "director", "deputy", "teacher", "student", "parent")
+AUDIENCES = ("students", "parents", "both")
 
 
 class LinkGone(ApiError):
@@ -78,9 +79,16 @@ def member_counts(chat_ids: list[str]) -> dict[str, int]:
     return dict(rows)
 
 
+def open_report_counts(chat_ids: list[str]) -> dict[str, int]:
+    rows = (OpenReport.select(OpenReport.chat_id, fn.COUNT(OpenReport.report_id))
+            .where(OpenReport.chat_id.in_(chat_ids)).group_by(OpenReport.chat_id).tuples()) if chat_ids else []
+    return dict(rows)
+
+
 def views(rows: list[tuple[Chat, ChatMember | None]]) -> list[dict]:
-    """Chats as their members see them, a page at a time in three queries."""
+    """Chats as their members see them, a page at a time in four queries."""
     counts = member_counts([chat.id for chat, _ in rows])
+    reports = open_report_counts([chat.id for chat, mine in rows if mine is not None and mine.role == "moderator"])
     org_ids = list({chat.org_id for chat, _ in rows})
     orgs = {org.org_id: org for org in Org.select().where(Org.org_id.in_(org_ids))} if org_ids else {}
     shown = []
@@ -88,11 +96,15 @@ def views(rows: list[tuple[Chat, ChatMember | None]]) -> list[dict]:
         org = orgs.get(chat.org_id)
         shown.append({
             "id": chat.id, "org_id": chat.org_id, "kind": chat.kind, "purpose": chat.purpose,
-            "official": chat.official, "unit_id": chat.unit_id, "title": chat.title,
+            "official": chat.official, "unit_id": chat.unit_id, "audience": chat.audience, "title": chat.title,
             "rules": rules_of(chat), "rules_version": chat.rules_version,
             "member_count": counts.get(chat.id, 0),
             "archived": chat.archived_at is not None, "created_at": isoformat(chat.created_at),
             "my_role": mine.role if mine else None,
+            "hold_flagged": chat.hold_flagged,
+            "description": chat.description,
+            # The moderators' badge: reports waiting in moderation's queue.
+            "open_reports": reports.get(chat.id, 0) if mine is not None and mine.role == "moderator" else None,
             # The organisation's electronic journal and diary, one tap from every chat.
             "org": {"name": org.name if org else "", "journal_url": org.journal_url if org else "",
                     "diary_url": org.diary_url if org else ""},
@@ -128,14 +140,14 @@ def members(user: Principal, chat_id: str) -> list[dict]:
 def _event_data(chat: Chat) -> dict:
     return {"chat_id": chat.id, "org_id": chat.org_id, "kind": chat.kind, "official": chat.official,
             "purpose": chat.purpose, "unit_id": chat.unit_id, "title": chat.title,
-            "rules_version": chat.rules_version, "moderator_ids": moderator_ids(chat.id),
-            "archived": chat.archived_at is not None}
+            "rules_version": chat.rules_version, "rules": rules_of(chat), "hold_flagged": chat.hold_flagged,
+            "moderator_ids": moderator_ids(chat.id), "archived": chat.archived_at is not None}
 
 
-def announce(outbox: Outbox, chat: Chat, created: bool = False) -> None:
-    outbox.add(events.CHAT_CREATED if created else events.CHAT_UPDATED, _event_data(chat), org_id=chat.org_id)
+def announce(service: Service, chat: Chat, created: bool = False) -> None:
+    service.outbox.add(events.CHAT_CREATED if created else events.CHAT_UPDATED, _event_data(chat), org_id=chat.org_id)
     if not created:
-        push(member_ids(chat.id), "chat.updated", view(chat))
+        service.push(member_ids(chat.id), "chat.updated", view(chat))
 
 
 # Creating chats.
@@ -146,29 +158,47 @@ def _valid_rules(rules: list[str]) -> list[str]:
 
 
 def new_chat(org_id: str, kind: str, title: str, rules: list[str], *, purpose: str | None = None,
-             unit_id: str | None = None, created_by: str | None = None, direct_key: str | None = None) -> Chat:
+             unit_id: str | None = None, created_by: str | None = None, direct_key: str | None = None,
+             audience: str | None = None) -> Chat:
     return Chat.create(org_id=org_id, kind=kind, purpose=purpose, unit_id=unit_id, title=title,
                        rules=json.dumps(_valid_rules(rules), ensure_ascii=False),
-                       created_by=created_by, direct_key=direct_key)
+                       created_by=created_by, direct_key=direct_key, audience=audience)
 
 
-def create(outbox: Outbox, user: Principal, org_id: str, kind: str, title: str, rules: list[str],
-           invite_user_ids: list[str], unit_id: str | None = None) -> Chat:
+def _no_such_unit(org_id: str, unit_id: str) -> Unprocessable:
+    # Another school's class is as unknown as a made-up one.
+    return Unprocessable("Some fields are not valid.", details={"fields": {"unit_id": ["No such class."]}},
+                         lacking=[settling.unit(org_id, unit_id)])
+
+
+def create(service: Service, user: Principal, org_id: str, kind: str, title: str, rules: list[str],
+           invite_user_ids: list[str], unit_id: str | None = None, audience: str | None = None) -> Chat:
     """A teacher or an admin makes a group chat or a channel and moderates it;
-    the people they name are invited, not added."""
+    the people they name are invited, not added. With an audience, so are the
+    class's students, or their parents, or both (a subject teacher's chat
+    with a class in one step)."""
     roles = directory.roles(org_id, user.id)
     if not roles:
-        raise NotFound("No such organisation.")
+        raise NotFound("No such organisation.", lacking=[settling.member(org_id, user.id)])
     if not roles & directory.STAFF_ROLES:
-        raise Forbidden("Teachers and administrators create chats.")
+        raise Forbidden("Teachers and administrators create chats.", lacking=[settling.standing(org_id, user.id)])
+    directory.require_verified(org_id, user.id, "create chats")
     _check_invitees(org_id, user.id, invite_user_ids)
     if unit_id is not None and not directory.unit_in(org_id, unit_id):
-        raise Unprocessable("Some fields are not valid.", details={"fields": {"unit_id": ["No such class."]}})
+        raise _no_such_unit(org_id, unit_id)
+    audience_ids = []
+    if audience is not None:
+        if not directory.may_address_class(roles, directory.head_of(unit_id) == user.id,
+                                           directory.teaches(unit_id, user.id)):
+            raise Forbidden("A whole class is invited by its class head, its subject teachers and the school's "
+                            "administration.", code="not_teaching_this_class",
+                            lacking=[settling.standing(org_id, user.id)])
+        audience_ids = [uid for uid in directory.audience_of(org_id, unit_id, audience) if uid != user.id]
     with db.atomic():
-        chat = new_chat(org_id, kind, title, rules, unit_id=unit_id, created_by=user.id)
-        join(outbox, chat, user.id, role="moderator", via="creator", announce_role=False)
-        announce(outbox, chat, created=True)
-        invite(chat, user.id, invite_user_ids)
+        chat = new_chat(org_id, kind, title, rules, unit_id=unit_id, created_by=user.id, audience=audience)
+        join(service, chat, user.id, role="moderator", via="creator", announce_role=False)
+        announce(service, chat, created=True)
+        invite(service, chat, user.id, invite_user_ids + audience_ids)
     return chat
 
 
@@ -177,7 +207,8 @@ def _check_invitees(org_id: str, inviter_id: str, user_ids: list[str]) -> None:
     if outsiders:
         # Never say whether those users exist elsewhere: they are simply not members here.
         raise Unprocessable("Only members of this organisation can be invited.",
-                            details={"fields": {"invite_user_ids": [f"Not a member: {uid}" for uid in outsiders]}})
+                            details={"fields": {"invite_user_ids": [f"Not a member: {uid}" for uid in outsiders]}},
+                            lacking=[settling.member(org_id, uid) for uid in outsiders])
     if inviter_id in user_ids:
         raise Unprocessable("Some fields are not valid.",
                             details={"fields": {"invite_user_ids": ["You are in the chat already."]}})
@@ -194,35 +225,40 @@ def may_talk_directly(org_id: str, user_id: str, other_id: str) -> bool:
     return True
 
 
-def create_direct(outbox: Outbox, user: Principal, org_id: str, other_id: str) -> tuple[Chat, bool]:
+def create_direct(service: Service, user: Principal, org_id: str, other_id: str) -> tuple[Chat, bool]:
     """One direct chat per pair in an organisation; the other person is invited."""
     if not directory.is_member(org_id, user.id):
-        raise NotFound("No such organisation.")
+        raise NotFound("No such organisation.", lacking=[settling.member(org_id, user.id)])
     if other_id == user.id or not directory.is_member(org_id, other_id):
         raise Unprocessable("Some fields are not valid.",
-                            details={"fields": {"user_id": ["Not another member of this organisation."]}})
+                            details={"fields": {"user_id": ["Not another member of this organisation."]}},
+                            lacking=[settling.member(org_id, other_id)] if other_id != user.id else [])
     if not may_talk_directly(org_id, user.id, other_id):
         raise Forbidden("Students write directly only to the school's staff and to their parents.",
-                        code="direct_chat_not_allowed")
+                        code="direct_chat_not_allowed",
+                        lacking=[settling.standing(org_id, user.id), settling.standing(org_id, other_id)])
+    directory.require_verified(org_id, user.id, "create chats")
     key = f"{org_id}:" + ":".join(sorted((user.id, other_id)))
     with db.atomic():
         chat = Chat.get_or_none(Chat.direct_key == key)
         created = chat is None
         if created:
             chat = new_chat(org_id, "direct", "", [], created_by=user.id, direct_key=key)
-            announce(outbox, chat, created=True)
+            announce(service, chat, created=True)
         if membership(chat.id, user.id) is None:
-            join(outbox, chat, user.id, role="member", via="creator")
+            join(service, chat, user.id, role="member", via="creator")
         if membership(chat.id, other_id) is None:
-            invite(chat, user.id, [other_id])
+            invite(service, chat, user.id, [other_id])
     return chat, created
 
 
-def update(outbox: Outbox, user: Principal, chat_id: str, changes: dict) -> Chat:
-    """A moderator renames the chat or changes its rules; new rules get a new
-    version, which whoever joins from now on accepts."""
+def update(service: Service, user: Principal, chat_id: str, changes: dict) -> Chat:
+    """A moderator renames the chat, changes its rules (new rules get a new
+    version, which whoever joins from now on accepts) or whether students'
+    flagged messages wait for review."""
     with db.atomic():
         chat, _ = moderated(user.id, chat_id)
+        directory.require_verified(chat.org_id, user.id, "moderate")
         writable(chat)
         if "title" in changes and changes["title"] != chat.title:
             if chat.official or chat.kind == "direct":
@@ -233,8 +269,12 @@ def update(outbox: Outbox, user: Principal, chat_id: str, changes: dict) -> Chat
             if rules != rules_of(chat):
                 chat.rules = json.dumps(rules, ensure_ascii=False)
                 chat.rules_version += 1
+        if "hold_flagged" in changes:
+            if chat.kind == "direct":
+                raise Unprocessable("Direct chats have no moderators to review messages.", code="direct_chat")
+            chat.hold_flagged = changes["hold_flagged"]
         chat.save()
-        announce(outbox, chat)
+        announce(service, chat)
     return chat
 
 
@@ -248,7 +288,7 @@ def invitation_view(invitation: ChatInvitation) -> dict:
             "status": invitation.status, "created_at": isoformat(invitation.created_at)}
 
 
-def invite(chat: Chat, invited_by: str | None, user_ids: list[str], role: str = "member",
+def invite(service: Service, chat: Chat, invited_by: str | None, user_ids: list[str], role: str = "member",
            reason: str | None = None) -> list[ChatInvitation]:
     made = []
     for user_id in dict.fromkeys(user_ids):
@@ -262,7 +302,7 @@ def invite(chat: Chat, invited_by: str | None, user_ids: list[str], role: str = 
             continue
         invitation = ChatInvitation.create(chat=chat, user_id=user_id, invited_by=invited_by, role=role,
                                            reason=reason)
-        push([user_id], "chat.invitation", invitation_view(invitation))
+        service.push([user_id], "chat.invitation", invitation_view(invitation))
         made.append(invitation)
     return made
 
@@ -280,11 +320,12 @@ def withdraw(chat_ids: list[str], user_id: str, reason: str) -> int:
                    ChatInvitation.status == "pending").execute())
 
 
-def my_invitations(user_id: str):
-    return (ChatInvitation.select().join(Chat)
-            .where(ChatInvitation.user_id == user_id, ChatInvitation.status == "pending",
-                   Chat.archived_at.is_null())
-            .order_by(ChatInvitation.created_at.desc()))
+def my_invitations(user_id: str, org_id: str | None = None):
+    query = (ChatInvitation.select().join(Chat)
+             .where(ChatInvitation.user_id == user_id, ChatInvitation.status == "pending",
+                    Chat.archived_at.is_null())
+             .order_by(ChatInvitation.created_at.desc()))
+    return query.where(Chat.org_id == org_id) if org_id else query
 
 
 def _mine(user: Principal, invitation_id: str) -> ChatInvitation:
@@ -302,14 +343,14 @@ def _check_rules(chat: Chat, accepted_version: int) -> None:
                        details={"rules_version": chat.rules_version, "rules": rules_of(chat)})
 
 
-def accept_invitation(outbox: Outbox, user: Principal, invitation_id: str, accepted_rules_version: int) -> Chat:
+def accept_invitation(service: Service, user: Principal, invitation_id: str, accepted_rules_version: int) -> Chat:
     with db.atomic():
         invitation = _mine(user, invitation_id)
         chat = invitation.chat
         if not directory.is_member(chat.org_id, user.id):
-            raise NotFound("No such invitation.")
+            raise NotFound("No such invitation.", lacking=[settling.member(chat.org_id, user.id)])
         _check_rules(chat, accepted_rules_version)
-        join(outbox, chat, user.id, role=invitation.role, via="invitation")
+        join(service, chat, user.id, role=invitation.role, via="invitation")
     return chat
 
 
@@ -323,24 +364,30 @@ def decline_invitation(user: Principal, invitation_id: str) -> None:
 # Links.
 
 def create_link(user: Principal, chat_id: str, roles: list[str], expires_at: datetime | None,
-                max_uses: int | None) -> tuple[ChatLink, str]:
+                max_uses: int | None, unit_id: str | None = None) -> tuple[ChatLink, str]:
+    """A join link; with `unit_id`, for the people of that class or group only."""
     chat, _ = moderated(user.id, chat_id)
     writable(chat)
     if chat.kind == "direct":
         raise Unprocessable("Direct chats have no join links.", code="direct_chat")
+    directory.require_verified(chat.org_id, user.id, "create chat links")
     if expires_at is not None and expires_at <= utcnow():
         raise Unprocessable("Some fields are not valid.", details={"fields": {"expires_at": ["Must be in the future."]}})
+    if unit_id is not None and not directory.unit_in(chat.org_id, unit_id):
+        raise _no_such_unit(chat.org_id, unit_id)
     token = new_token()
     link = ChatLink.create(chat=chat, token_hash=digest(token), roles=",".join(sorted(set(roles))),
-                           expires_at=expires_at, max_uses=max_uses, created_by=user.id)
+                           unit_id=unit_id, expires_at=expires_at, max_uses=max_uses, created_by=user.id)
     return link, token
 
 
 def _link_for(user: Principal, token: str) -> ChatLink:
     """Only members of the chat's organisation can use, or even see, a link."""
     link = ChatLink.get_or_none(ChatLink.token_hash == digest(token))
-    if link is None or not directory.is_member(link.chat.org_id, user.id):
+    if link is None:
         raise NotFound("No such link.")
+    if not directory.is_member(link.chat.org_id, user.id):
+        raise NotFound("No such link.", lacking=[settling.member(link.chat.org_id, user.id)])
     return link
 
 
@@ -357,7 +404,7 @@ def preview_link(user: Principal, token: str) -> dict:
     return dict(preview(link.chat), already_member=membership(link.chat_id, user.id) is not None)
 
 
-def accept_link(outbox: Outbox, user: Principal, token: str, accepted_rules_version: int) -> Chat:
+def accept_link(service: Service, user: Principal, token: str, accepted_rules_version: int) -> Chat:
     with db.atomic():
         link = _link_for(user, token)
         chat = link.chat
@@ -367,14 +414,18 @@ def accept_link(outbox: Outbox, user: Principal, token: str, accepted_rules_vers
             raise LinkGone()
         wanted = set(filter(None, link.roles.split(",")))
         if wanted and not wanted & directory.roles(chat.org_id, user.id):
-            raise Forbidden("This link is for other roles of the organisation.", code="role_not_invited")
+            raise Forbidden("This link is for other roles of the organisation.", code="role_not_invited",
+                            lacking=[settling.standing(chat.org_id, user.id)])
+        if link.unit_id is not None and not directory.in_unit(chat.org_id, link.unit_id, user.id):
+            raise Forbidden("This link is for the people of another class.", code="not_in_this_class",
+                            lacking=[settling.standing(chat.org_id, user.id)])
         _check_rules(chat, accepted_rules_version)
         used = (ChatLink.update(uses=ChatLink.uses + 1)
                 .where(ChatLink.id == link.id,
                        (ChatLink.max_uses.is_null()) | (ChatLink.uses < ChatLink.max_uses)).execute())
         if not used:
             raise LinkGone()
-        join(outbox, chat, user.id, role="member", via="link")
+        join(service, chat, user.id, role="member", via="link")
     return chat
 
 
@@ -390,7 +441,7 @@ def revoke_link(user: Principal, chat_id: str, link_id: str) -> None:
 
 # Joining and leaving.
 
-def join(outbox: Outbox, chat: Chat, user_id: str, *, role: str, via: str,
+def join(service: Service, chat: Chat, user_id: str, *, role: str, via: str,
          announce_role: bool = True) -> ChatMember:
     """The user is in the chat from now on, having accepted its current rules.
     Only while they are a member of the chat's organisation: the lock makes an
@@ -398,7 +449,7 @@ def join(outbox: Outbox, chat: Chat, user_id: str, *, role: str, via: str,
     membership (and end it) or be seen here (and refuse it)."""
     lock_for_transaction(db, member_lock(chat.org_id, user_id))
     if not directory.is_member(chat.org_id, user_id):
-        raise NotFound("No such chat.")
+        raise NotFound("No such chat.", lacking=[settling.member(chat.org_id, user_id)])
     mine = membership(chat.id, user_id)
     if mine is not None:
         return mine
@@ -407,12 +458,15 @@ def join(outbox: Outbox, chat: Chat, user_id: str, *, role: str, via: str,
     (ChatInvitation.update(status="accepted", decided_at=utcnow())
      .where(ChatInvitation.chat == chat, ChatInvitation.user_id == user_id, ChatInvitation.status == "pending")
      .execute())
-    outbox.add(events.CHAT_MEMBER_JOINED, {"chat_id": chat.id, "org_id": chat.org_id, "user_id": user_id,
+    service.outbox.add(events.CHAT_MEMBER_JOINED, {"chat_id": chat.id, "org_id": chat.org_id, "user_id": user_id,
                                            "role": role, "reason": via}, org_id=chat.org_id)
+    service.announce(settling.chat_member(chat.id, user_id))
     person = directory.people(chat.org_id, [user_id])[user_id]
-    push(member_ids(chat.id), "chat.member.joined", {"chat_id": chat.id, "user": person, "role": role})
-    if role == "moderator" and announce_role:
-        announce(outbox, chat)
+    service.push(member_ids(chat.id), "chat.member.joined", {"chat_id": chat.id, "user": person, "role": role})
+    if role == "moderator":
+        moderator_changed(service, chat, user_id, True, reason=via)
+        if announce_role:
+            announce(service, chat)
     return mine
 
 
@@ -420,13 +474,26 @@ def member_lock(org_id: str, user_id: str) -> str:
     return f"org-member:{org_id}:{user_id}"
 
 
-def set_role(outbox: Outbox, chat: Chat, mine: ChatMember, role: str) -> None:
+def moderator_changed(service: Service, chat: Chat, user_id: str, added: bool, *, reason: str,
+                      by: str | None = None) -> None:
+    """Who moderates a chat is moderation's business too: every change is published."""
+    service.outbox.add(events.CHAT_MODERATOR_ADDED if added else events.CHAT_MODERATOR_REMOVED,
+                       {"chat_id": chat.id, "org_id": chat.org_id, "user_id": user_id, "by": by, "reason": reason},
+                       org_id=chat.org_id)
+
+
+def set_role(service: Service, chat: Chat, mine: ChatMember, role: str, *, reason: str,
+             by: str | None = None) -> None:
+    if mine.role == role:
+        return
     mine.role = role
     mine.save()
-    announce(outbox, chat)
+    moderator_changed(service, chat, mine.user_id, role == "moderator", reason=reason, by=by)
+    announce(service, chat)
+    service.announce(settling.chat_member(chat.id, mine.user_id))
 
 
-def remove(outbox: Outbox, chat: Chat, user_id: str, reason: str, by: str | None = None) -> bool:
+def remove(service: Service, chat: Chat, user_id: str, reason: str, by: str | None = None) -> bool:
     """The user's stay in the chat ends, with the reason recorded and published."""
     withdraw([chat.id], user_id, reason)
     mine = membership(chat.id, user_id)
@@ -434,27 +501,33 @@ def remove(outbox: Outbox, chat: Chat, user_id: str, reason: str, by: str | None
         return False
     mine.left_at, mine.left_reason = utcnow(), reason
     mine.save()
-    outbox.add(events.CHAT_MEMBER_REMOVED, {"chat_id": chat.id, "org_id": chat.org_id, "user_id": user_id,
+    service.withdraw(settling.chat_member(chat.id, user_id))
+    service.outbox.add(events.CHAT_MEMBER_REMOVED, {"chat_id": chat.id, "org_id": chat.org_id, "user_id": user_id,
                                             "reason": reason, "by": by}, org_id=chat.org_id)
-    push(member_ids(chat.id) + [user_id], "chat.member.removed",
+    service.push(member_ids(chat.id) + [user_id], "chat.member.removed",
          {"chat_id": chat.id, "user_id": user_id, "reason": reason})
     if mine.role == "moderator":
-        announce(outbox, chat)
+        moderator_changed(service, chat, user_id, False, reason=reason, by=by)
+        announce(service, chat)
     return True
 
 
-def leave(outbox: Outbox, user: Principal, chat_id: str) -> None:
+def leave(service: Service, user: Principal, chat_id: str) -> None:
     with db.atomic():
         chat, _ = visible(user.id, chat_id)
-        remove(outbox, chat, user.id, "left", by=user.id)
+        remove(service, chat, user.id, "left", by=user.id)
 
 
-def remove_from_organisation(outbox: Outbox, org_id: str, user_id: str, reason: str) -> int:
+def remove_from_organisation(service: Service, org_id: str, user_id: str, reason: str) -> int:
     """Every chat of the organisation, official or not, direct ones included."""
     chats = list(Chat.select().join(ChatMember).where(
         Chat.org_id == org_id, ChatMember.user_id == user_id, ChatMember.left_at.is_null()))
-    removed = sum(remove(outbox, chat, user_id, reason) for chat in chats)
-    withdraw([chat.id for chat in Chat.select(Chat.id).where(Chat.org_id == org_id)], user_id, reason)
+    removed = sum(remove(service, chat, user_id, reason) for chat in chats)
+    org_chats = [chat.id for chat in Chat.select(Chat.id).where(Chat.org_id == org_id)]
+    withdraw(org_chats, user_id, reason)
+    if org_chats:
+        ChatAdministrator.delete().where(ChatAdministrator.chat.in_(org_chats),
+                                         ChatAdministrator.user_id == user_id).execute()
     return removed
 
 
@@ -474,7 +547,8 @@ def unread_counts(user_id: str, stays: list[ChatMember]) -> dict[str, int]:
     rows = (Message.select(Message.chat, fn.COUNT(Message.id))
             .join(ChatMember, on=(ChatMember.chat == Message.chat))
             .where(ChatMember.id.in_([stay.id for stay in stays]), Message.seq > ChatMember.last_read_seq,
-                   Message.deleted_at.is_null(), Message.author_id.is_null() | (Message.author_id != user_id))
+                   Message.deleted_at.is_null(), Message.held_at.is_null(),
+                   Message.author_id.is_null() | (Message.author_id != user_id))
             .group_by(Message.chat).tuples())
     return dict(rows)
 

@@ -6,9 +6,38 @@ from __future__ import annotations
 
 import peewee
 
-from .models import OrgMember, ParentLink, Person, Unit, VerifiedTeacher
+from services.common import verification
+
+from .models import OrgMember, ParentLink, Person, TeachingAssignment, Unit, VerifiedTeacher
 
 STAFF_ROLES = frozenset({"admin", "director", "deputy", "teacher"})
+# Who speaks to any class of the school: its administration.
+ADMINISTRATION = frozenset({"admin", "director", "deputy"})
+ERASED_NAME = "Удалённый пользователь"
+
+
+# Rules: plain functions of what they are given.
+
+def may_address_class(roles: set[str], heads_it: bool, teaches_it: bool) -> bool:
+    """Who invites a whole class (or its parents) to a chat at once: the
+    school's administration, the class head and the class's subject teachers."""
+    return bool(roles & ADMINISTRATION) or (bool(roles & STAFF_ROLES) and (heads_it or teaches_it))
+
+
+def of_unit(roles: set[str], unit_id: str, own_unit: str | None, children_units: set[str], heads_it: bool,
+            teaches_it: bool) -> bool:
+    """The people of a class or group: its students, their parents, its class
+    head and its subject teachers (those a class's chat link is for)."""
+    staff = bool(roles & STAFF_ROLES)
+    return (("student" in roles and own_unit == unit_id) or ("parent" in roles and unit_id in children_units)
+            or (staff and (heads_it or teaches_it)))
+
+
+def audience_roles(audience: str | None) -> set[str]:
+    return {"students": {"student"}, "parents": {"parent"}, "both": {"student", "parent"}}.get(audience or "", set())
+
+
+# Reading the projections.
 
 
 def roles(org_id: str, user_id: str) -> set[str]:
@@ -47,6 +76,16 @@ def is_parent_of(org_id: str, parent_id: str, child_id: str) -> bool:
                                      ParentLink.child_id == child_id).exists()
 
 
+def is_verified(org_id: str, user_id: str) -> bool:
+    return VerifiedTeacher.select().where(VerifiedTeacher.org_id == org_id, VerifiedTeacher.user_id == user_id).exists()
+
+
+def require_verified(org_id: str, user_id: str, action: str) -> None:
+    """Chats, links and moderation are for staff whose teacher status is
+    confirmed (services.common.verification)."""
+    verification.check(org_id, user_id, roles(org_id, user_id), is_verified(org_id, user_id), action)
+
+
 def head_of(unit_id: str) -> str | None:
     unit = Unit.get_or_none(Unit.unit_id == unit_id)
     return unit.head_user_id if unit else None
@@ -69,3 +108,44 @@ def people(org_id: str, user_ids) -> dict[str, dict]:
 
 def unit_in(org_id: str, unit_id: str) -> bool:
     return Unit.select().where(Unit.unit_id == unit_id, Unit.org_id == org_id).exists()
+
+
+def teaches(unit_id: str, user_id: str) -> bool:
+    return TeachingAssignment.select().where(TeachingAssignment.unit_id == unit_id,
+                                             TeachingAssignment.user_id == user_id).exists()
+
+
+def teachers_of(unit_id: str) -> list[str]:
+    return [row.user_id for row in TeachingAssignment.select(TeachingAssignment.user_id)
+            .where(TeachingAssignment.unit_id == unit_id)]
+
+
+def taught_units(org_id: str, user_id: str) -> set[str]:
+    return {row.unit_id for row in TeachingAssignment.select(TeachingAssignment.unit_id).where(
+        TeachingAssignment.org_id == org_id, TeachingAssignment.user_id == user_id)}
+
+
+def children_units(org_id: str, parent_id: str) -> set[str]:
+    return {link.unit_id for link in ParentLink.select(ParentLink.unit_id)
+            .where(ParentLink.org_id == org_id, ParentLink.parent_id == parent_id) if link.unit_id}
+
+
+def in_unit(org_id: str, unit_id: str, user_id: str) -> bool:
+    member = OrgMember.get_or_none(OrgMember.org_id == org_id, OrgMember.user_id == user_id)
+    if member is None:
+        return False
+    return of_unit(set(filter(None, member.roles.split(","))), unit_id, member.unit_id,
+                   children_units(org_id, user_id), head_of(unit_id) == user_id, teaches(unit_id, user_id))
+
+
+def audience_of(org_id: str, unit_id: str, audience: str) -> list[str]:
+    """The class's students, their parents, or both, as `audience` says."""
+    wanted = audience_roles(audience)
+    people = []
+    if "student" in wanted:
+        people += [m.user_id for m in OrgMember.select(OrgMember.user_id, OrgMember.roles).where(
+            OrgMember.org_id == org_id, OrgMember.unit_id == unit_id) if "student" in m.roles.split(",")]
+    if "parent" in wanted:
+        people += [link.parent_id for link in ParentLink.select(ParentLink.parent_id).where(
+            ParentLink.org_id == org_id, ParentLink.unit_id == unit_id)]
+    return list(dict.fromkeys(people))

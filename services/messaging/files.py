@@ -1,56 +1,25 @@
 """Files shared in chats. An upload has a size limit and must be of a kind a
-school exchanges (documents, pictures, audio, video, archives); programs and
-web pages are refused, whatever the client claims they are. A file is
-downloaded by its uploader and by those who can see a message carrying it."""
+school exchanges (documents, pictures, audio, video, archives, text), told by
+its extension and confirmed by its content (`filetypes`); programs and web
+pages are refused, whatever the client claims they are. A file is downloaded
+by its uploader and by those who can see a message carrying it."""
 from __future__ import annotations
 
 import io
-import mimetypes
 import uuid
 from pathlib import PurePath
-from urllib.parse import quote
 from typing import BinaryIO
 
 from services.common.auth import Principal
+from services.common.clock import isoformat
 from services.common.errors import ApiError, NotFound, Unprocessable
+from services.common import filetypes
+from services.common.text import BadText, clean_name as clean_text_name
 
+from . import chats, directory, messages
 from .models import ChatMember, Message, MessageFile, StoredFile
 from . import storage as stored_bytes
 from .storage import FileStorage, TooLarge
-
-# The type is decided from the name's extension (what the user's device will
-# open it with), and for the kinds that have one, the content's signature must agree.
-ALLOWED_TYPES = {
-    "application/pdf": (b"%PDF",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/gif": (b"GIF87a", b"GIF89a"),
-    "image/webp": (b"RIFF",),
-    "image/heic": (),
-    "text/plain": (),
-    "text/csv": (),
-    "application/rtf": (b"{\\rtf",),
-    "application/msword": (b"\xd0\xcf\x11\xe0",),
-    "application/vnd.ms-excel": (b"\xd0\xcf\x11\xe0",),
-    "application/vnd.ms-powerpoint": (b"\xd0\xcf\x11\xe0",),
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": (b"PK\x03\x04",),
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": (b"PK\x03\x04",),
-    "application/vnd.openxmlformats-officedocument.presentationml.presentation": (b"PK\x03\x04",),
-    "application/vnd.oasis.opendocument.text": (b"PK\x03\x04",),
-    "application/vnd.oasis.opendocument.spreadsheet": (b"PK\x03\x04",),
-    "application/vnd.oasis.opendocument.presentation": (b"PK\x03\x04",),
-    "application/zip": (b"PK\x03\x04", b"PK\x05\x06"),
-    "audio/mpeg": (),
-    "audio/ogg": (b"OggS",),
-    "audio/mp4": (),
-    "video/mp4": (),
-    "video/webm": (b"\x1a\x45\xdf\xa3",),
-    "video/quicktime": (),
-}
-# Executables and scripts are refused even under an innocent name.
-FORBIDDEN_SIGNATURES = (b"MZ", b"\x7fELF", b"#!", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe")
-EXTRA_TYPES = {".heic": "image/heic", ".m4a": "audio/mp4", ".webp": "image/webp", ".csv": "text/csv"}
-SNIFF_BYTES = 16
 
 
 class FileTooLarge(ApiError):
@@ -61,41 +30,98 @@ class UnsupportedType(ApiError):
     status, code = 415, "unsupported_file_type"
 
 
+def _bad_name(message: str) -> Unprocessable:
+    return Unprocessable("Some fields are not valid.", details={"fields": {"file": [message]}})
+
+
 def clean_name(name: str) -> str:
-    """Only the last path component, without control characters, at most 255 characters."""
-    base = PurePath(name.replace("\\", "/")).name
-    base = "".join(ch for ch in base if ch.isprintable()).strip()
+    """Only the last path component, by the platform's rule for names (no
+    control or invisible characters: a right-to-left override in the middle
+    of "photogpj.exe" shows it as "photoexe.jpg"), at most 255 characters."""
+    try:
+        base = clean_text_name(PurePath(name.replace("\\", "/")).name)
+    except BadText as error:
+        raise _bad_name(f"The file's name: {error}") from None
     if not base or base in (".", ".."):
-        raise Unprocessable("Some fields are not valid.", details={"fields": {"file": ["The file has no name."]}})
+        raise _bad_name("The file has no name.")
     return base[-255:]
 
 
-def content_type_of(name: str, head: bytes) -> str:
-    extension = PurePath(name).suffix.lower()
-    content_type = EXTRA_TYPES.get(extension) or mimetypes.guess_type(name, strict=False)[0]
-    if content_type not in ALLOWED_TYPES:
-        raise UnsupportedType("Files of this kind cannot be shared here.",
-                              details={"allowed": sorted(ALLOWED_TYPES)})
-    if head.startswith(FORBIDDEN_SIGNATURES):
-        raise UnsupportedType("Programs and scripts cannot be shared here.")
-    signatures = ALLOWED_TYPES[content_type]
-    if signatures and head and not head.startswith(signatures):
-        raise UnsupportedType("The file's content does not match its name.")
-    return content_type
+def refused(error: filetypes.Refused) -> UnsupportedType:
+    return UnsupportedType(str(error), details={"allowed": filetypes.CONTENT_TYPES,
+                                                "extensions": sorted(filetypes.KINDS)})
+
+
+def too_large(max_bytes: int) -> FileTooLarge:
+    return FileTooLarge(f"A file may be at most {_size(max_bytes)}.", details={"max_bytes": max_bytes})
+
+
+def kind_of(name: str) -> filetypes.Kind:
+    """The kind a file's (cleaned) name says it is; 415 for any other."""
+    try:
+        return filetypes.kind_of(PurePath(name).suffix)
+    except filetypes.Refused as error:
+        raise refused(error) from None
+
+
+def new_storage_key() -> str:
+    key_id = uuid.uuid4().hex
+    return f"{key_id[:2]}/{key_id}"
+
+
+def _read_head(stream: BinaryIO) -> bytes:
+    parts, wanted = [], filetypes.HEAD_BYTES
+    while wanted and (part := stream.read(wanted)):
+        parts.append(part)
+        wanted -= len(part)
+    return b"".join(parts)
+
+
+def read_head(stream: BinaryIO) -> bytes:
+    """The first bytes of a stream, those the content is told by."""
+    return _read_head(stream)
+
+
+def check_head(kind: filetypes.Kind, head: bytes) -> None:
+    try:
+        filetypes.check_head(kind, head)
+    except filetypes.Refused as error:
+        raise refused(error) from None
 
 
 def upload(storage: FileStorage, user: Principal, name: str, stream: BinaryIO, max_bytes: int) -> StoredFile:
     name = clean_name(name)
-    head = stream.read(SNIFF_BYTES)
-    content_type = content_type_of(name, head)
-    key_id = uuid.uuid4().hex
-    key = f"{key_id[:2]}/{key_id}"
+    kind = kind_of(name)
+    head = _read_head(stream)
+    check_head(kind, head)
+    key = new_storage_key()
     try:
-        size, sha256 = storage.put(key, _Rejoined(head, stream), max_bytes)
+        size, sha256 = storage.put(key, rejoined(head, stream, kind), max_bytes)
     except TooLarge:
-        raise FileTooLarge(f"A file may be at most {_size(max_bytes)}.", details={"max_bytes": max_bytes}) from None
-    return StoredFile.create(uploader_id=user.id, name=name, content_type=content_type, size=size,
+        raise too_large(max_bytes) from None
+    except filetypes.Refused as error:  # text that turned out not to be, further on
+        raise refused(error) from None
+    return StoredFile.create(uploader_id=user.id, name=name, content_type=kind.content_type, size=size,
                              sha256=sha256, storage_key=key)
+
+
+def rejoined(head: bytes, rest: BinaryIO, kind: filetypes.Kind | None = None) -> BinaryIO:
+    """The stream whole again after its head was read; a text kind's text is
+    checked as it is read, up to its end (so not for a part of a file)."""
+    return _Rejoined(head, rest, filetypes.TextCheck() if kind is not None and kind.text else None)
+
+
+def check_stored(storage: FileStorage, key: str, kind: filetypes.Kind) -> None:
+    """The stored file is of its kind: its head, and for text every byte of it."""
+    check_head(kind, storage.read_head(key, filetypes.HEAD_BYTES))
+    if kind.text:
+        check = filetypes.TextCheck()
+        try:
+            for chunk in storage.iter_chunks(key):
+                check.feed(chunk)
+            check.end()
+        except filetypes.Refused as error:
+            raise refused(error) from None
 
 
 def _size(count: int) -> str:
@@ -107,10 +133,11 @@ def _size(count: int) -> str:
 
 
 class _Rejoined(io.RawIOBase):
-    """The bytes already read for sniffing, then the rest of the stream."""
+    """The bytes already read for sniffing, then the rest of the stream; each
+    shown to `text_check`, when there is one, as the storage reads it."""
 
-    def __init__(self, head: bytes, rest: BinaryIO):
-        self._head, self._rest = head, rest
+    def __init__(self, head: bytes, rest: BinaryIO, text_check: filetypes.TextCheck | None = None):
+        self._head, self._rest, self._check = head, rest, text_check
 
     def readable(self) -> bool:
         return True
@@ -119,8 +146,14 @@ class _Rejoined(io.RawIOBase):
         if self._head:
             chunk = self._head if size < 0 else self._head[:size]
             self._head = self._head[len(chunk):]
-            return chunk
-        return self._rest.read(size)
+        else:
+            chunk = self._rest.read(size)
+        if self._check is not None:
+            if chunk:
+                self._check.feed(chunk)
+            else:
+                self._check.end()
+        return chunk
 
     def readinto(self, buffer) -> int:
         chunk = self.read(len(buffer))
@@ -137,16 +170,11 @@ def downloadable(user: Principal, file_id: str) -> StoredFile:
     seen = (MessageFile.select().join(Message)
             .join(ChatMember, on=(ChatMember.chat == Message.chat))
             .where(MessageFile.file == stored, Message.deleted_at.is_null(),
-                   ChatMember.user_id == user.id, ChatMember.left_at.is_null()).exists())
+                   ChatMember.user_id == user.id, ChatMember.left_at.is_null(),
+                   Message.held_at.is_null() | (ChatMember.role == "moderator")).exists())
     if not seen:
         raise NotFound("No such file.")
     return stored
-
-
-def disposition(name: str) -> str:
-    """Always a download, with the name intact in any script (RFC 6266)."""
-    plain = "".join(ch for ch in name if ch.isascii() and ch not in '"\\') or "file"
-    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def content(storage: FileStorage, stored: StoredFile):
@@ -154,3 +182,22 @@ def content(storage: FileStorage, stored: StoredFile):
         return storage.iter_chunks(stored.storage_key)
     except stored_bytes.NotFound:
         raise NotFound("The file's content is missing.") from None
+
+
+def of_chat(user: Principal, chat_id: str):
+    """A chat's materials: the files of its messages that the user sees,
+    newest first (held messages' files for their authors and the moderators)."""
+    chat, mine = chats.visible(user.id, chat_id)
+    query = (MessageFile.select(MessageFile, Message, StoredFile).join(Message).switch(MessageFile).join(StoredFile)
+             .where(Message.chat == chat, Message.deleted_at.is_null()))
+    if mine.role != "moderator":
+        query = query.where(Message.held_at.is_null() | (Message.author_id == user.id))
+    return chat, query.order_by(Message.seq.desc(), MessageFile.position)
+
+
+def listed(org_id: str, rows: list[MessageFile]) -> list[dict]:
+    people = directory.people(org_id, [row.message.author_id for row in rows if row.message.author_id])
+    return [{"id": row.file.id, "name": row.file.name, "size": row.file.size, "content_type": row.file.content_type,
+             "created_at": row.file.created_at, "message_id": row.message.id,
+             "posted_at": isoformat(row.message.created_at), "author": messages.author_of(row.message, people)}
+            for row in rows]

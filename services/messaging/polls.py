@@ -6,13 +6,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.common.auth import Principal
-from services.common.bus import Outbox
+from services.common.service import Service
 from services.common.clock import isoformat, utcnow
+from services.common.db import lock_for_transaction
 from services.common.errors import Conflict, Forbidden, NotFound, Unprocessable
 
 from . import chats, directory, events, messages
 from .models import Chat, Message, Poll, PollOption, Vote, db
-from .push import push
 
 
 def is_closed(poll: Poll) -> bool:
@@ -43,7 +43,7 @@ def view(poll: Poll, viewer_id: str | None = None) -> dict:
     return shown
 
 
-def create(outbox: Outbox, user: Principal, chat_id: str, question: str, options: list[str], multiple: bool,
+def create(service: Service, user: Principal, chat_id: str, question: str, options: list[str], multiple: bool,
            anonymous: bool, closes_at: datetime | None) -> dict:
     options = [option.strip() for option in options]
     if len(set(options)) != len(options) or not all(options):
@@ -58,11 +58,11 @@ def create(outbox: Outbox, user: Principal, chat_id: str, question: str, options
         for position, text in enumerate(options):
             PollOption.create(poll=poll, position=position, text=text)
         message = messages.post_poll_message(chat, user.id, poll)
-        outbox.add(events.MESSAGE_CREATED, {
+        service.outbox.add(events.MESSAGE_CREATED, {
             "message_id": message.id, "chat_id": chat.id, "org_id": chat.org_id, "author_id": user.id,
             "text": "\n".join([poll.question, *options]), "file_ids": [], "poll_id": poll.id,
             "created_at": isoformat(message.created_at)}, org_id=chat.org_id)
-        push(chats.member_ids(chat.id), "message.created", messages.view(chat, message))
+        service.push(chats.member_ids(chat.id), "message.created", messages.view(chat, message))
         return view(poll, user.id)
 
 
@@ -80,27 +80,32 @@ def get(user: Principal, poll_id: str) -> dict:
     return view(poll, user.id)
 
 
-def vote(user: Principal, poll_id: str, option_ids: list[str]) -> dict:
+def vote(service: Service, user: Principal, poll_id: str, option_ids: list[str]) -> dict:
     with db.atomic():
         poll, chat = _visible(user, poll_id)
         chats.writable(chat)
+        messages.refuse_blocked(messages.blocked_until(chat.id, user.id))
         if is_closed(poll):
             raise Conflict("This poll is closed.", code="poll_closed")
         chosen = list(dict.fromkeys(option_ids))
-        known = {o.id for o in PollOption.select(PollOption.id).where(PollOption.poll == poll)}
+        known = {o.id: o.position for o in PollOption.select(PollOption.id, PollOption.position)
+                 .where(PollOption.poll == poll)}
         unknown = [option_id for option_id in chosen if option_id not in known]
         if unknown or not chosen:
             raise Unprocessable("Some fields are not valid.", details={"fields": {"option_ids": ["Choose options of this poll."]}})
         if not poll.multiple and len(chosen) != 1:
             raise Unprocessable("Some fields are not valid.", details={"fields": {"option_ids": ["Choose exactly one option."]}})
+        # A person's votes in a poll are changed one at a time, so parallel
+        # votes (a phone retrying, a double tap) leave exactly the last one.
+        lock_for_transaction(db, f"poll-vote:{poll.id}:{user.id}")
         Vote.delete().where(Vote.poll == poll, Vote.user_id == user.id).execute()
         for option_id in chosen:
-            Vote.create(poll=poll, option=option_id, user_id=user.id)
-        push(chats.member_ids(chat.id), "poll.updated", view(poll))
+            Vote.create(poll=poll, option=option_id, user_id=user.id, slot=known[option_id] if poll.multiple else 0)
+        service.push(chats.member_ids(chat.id), "poll.updated", view(poll))
         return view(poll, user.id)
 
 
-def close(user: Principal, poll_id: str) -> dict:
+def close(service: Service, user: Principal, poll_id: str) -> dict:
     with db.atomic():
         poll, chat = _visible(user, poll_id)
         mine = chats.membership(chat.id, user.id)
@@ -109,5 +114,5 @@ def close(user: Principal, poll_id: str) -> dict:
         if not is_closed(poll):
             poll.closed_at = utcnow()
             poll.save()
-            push(chats.member_ids(chat.id), "poll.updated", view(poll))
+            service.push(chats.member_ids(chat.id), "poll.updated", view(poll))
         return view(poll, user.id)

@@ -4,10 +4,17 @@
 Metadata (names, owners, chats) stays in the database; this module only
 stores opaque bytes under keys the caller generates. Uploads are streamed in
 chunks so that a large or hostile upload never sits in memory whole, and an
-upload over the limit leaves nothing behind."""
+upload over the limit leaves nothing behind.
+
+A large file (a video lesson) arrives in parts, each in a request of its own,
+and is assembled once all are there: in a directory of parts that is then
+copied into one file, or as an S3 multipart upload. A part of the wrong size
+stores nothing; a file is under its key only once assembled."""
 import hashlib
+import io
 import os
 import re
+import shutil
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -22,6 +29,11 @@ from botocore.response import StreamingBody
 
 CHUNK_SIZE = 64 * 1024
 SPOOL_MAX_MEMORY = 8 * 1024 * 1024
+# A part on its way to S3 waits in a temporary file beyond this much memory.
+PART_SPOOL_MAX_MEMORY = 1024 * 1024
+ASSEMBLY_CHUNK_SIZE = 1024 * 1024
+# S3 refuses parts smaller than this, but for the last one.
+S3_MIN_PART_BYTES = 5 * 1024 * 1024
 KEY_PATTERN = re.compile(r"[0-9a-f]{2}/[0-9a-f]{32}")
 BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 S3_OPTIONS = frozenset({"endpoint_url", "region", "prefix"})
@@ -47,6 +59,22 @@ class StorageUnavailable(Exception):
     """The storage cannot be used (raised by check() for the readiness probe)."""
 
 
+class WrongSize(Exception):
+    """A part brought another number of bytes than it was announced with; nothing was stored."""
+
+    def __init__(self, expected: int, received: int):
+        super().__init__(f"expected {expected} bytes, received {received}")
+        self.expected, self.received = expected, received
+
+
+class PartsMissing(Exception):
+    """Assembly found parts absent, or of another size than expected."""
+
+    def __init__(self, numbers: list[int]):
+        super().__init__(f"parts missing or of the wrong size: {numbers}")
+        self.numbers = numbers
+
+
 def validate_key(key: str) -> str:
     """Keys become file paths and object names: only the exact generated shape
     ("ab/" + 32 hex digits) is accepted, so no key can escape the storage root."""
@@ -69,8 +97,25 @@ def copy_limited(stream: BinaryIO, write: Callable[[bytes], object], max_bytes: 
     return size, digest.hexdigest()
 
 
+def copy_exactly(stream: BinaryIO, write: Callable[[bytes], object], size: int) -> None:
+    """Copy exactly `size` bytes; WrongSize when the stream ends before, or
+    holds more (found by reading one byte past the end, never the rest)."""
+    left = size
+    while left:
+        chunk = stream.read(min(CHUNK_SIZE, left))
+        if not chunk:
+            raise WrongSize(size, size - left)
+        write(chunk)
+        left -= len(chunk)
+    if stream.read(1):
+        raise WrongSize(size, size + 1)
+
+
 class FileStorage(ABC):
     """Opaque bytes under validated keys."""
+
+    # The smallest part but the last that assembly accepts.
+    min_part_bytes = 1
 
     @abstractmethod
     def put(self, key: str, stream: BinaryIO, max_bytes: int) -> tuple[int, str]:
@@ -93,6 +138,32 @@ class FileStorage(ABC):
     @abstractmethod
     def check(self) -> None:
         """Raise StorageUnavailable when the storage cannot be written or reached."""
+
+    @abstractmethod
+    def read_head(self, key: str, size: int) -> bytes:
+        """The first `size` bytes (fewer for a shorter file); NotFound when there is none."""
+
+    # A file in parts: begin, put each part, then assemble (or abort).
+
+    @abstractmethod
+    def begin_parts(self, key: str) -> str:
+        """Get ready for the parts of the file under key; returns the storage's
+        reference for them, which every later call about them is given."""
+
+    @abstractmethod
+    def put_part(self, key: str, ref: str, number: int, stream: BinaryIO, size: int) -> None:
+        """Store part `number` (from 1): exactly `size` bytes of the stream, or
+        WrongSize and nothing stored. A part sent again replaces the first."""
+
+    @abstractmethod
+    def assemble(self, key: str, ref: str, sizes: list[int]) -> tuple[int, str]:
+        """The parts 1..len(sizes), each of its size, become the file under key
+        and are dropped; returns (size, sha256 hex, or "" where the bytes were
+        not read to assemble them). PartsMissing when some are not there."""
+
+    @abstractmethod
+    def abort_parts(self, key: str, ref: str) -> None:
+        """Drop the parts stored so far; aborting twice is not an error."""
 
 
 class LocalStorage(FileStorage):
@@ -151,6 +222,78 @@ class LocalStorage(FileStorage):
             raise StorageUnavailable(
                 f"file storage directory {self.root} is not writable: {error}") from error
 
+    def read_head(self, key: str, size: int) -> bytes:
+        try:
+            with open(self._path(key), "rb") as handle:
+                return handle.read(size)
+        except FileNotFoundError:
+            raise NotFound(key) from None
+
+    def _parts_dir(self, key: str) -> Path:
+        """Parts wait beside the files, under a directory no key can name."""
+        return self.root / ".parts" / validate_key(key)
+
+    def begin_parts(self, key: str) -> str:
+        self._parts_dir(key).mkdir(parents=True, exist_ok=True)
+        return ""
+
+    def put_part(self, key: str, ref: str, number: int, stream: BinaryIO, size: int) -> None:
+        directory = self._parts_dir(key)
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, temp_name = tempfile.mkstemp(dir=directory, prefix=f".{number}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                copy_exactly(stream, out.write, size)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp_name, directory / f"{number:05d}")
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+        _fsync_directory(directory)
+
+    def assemble(self, key: str, ref: str, sizes: list[int]) -> tuple[int, str]:
+        directory = self._parts_dir(key)
+        parts = [directory / f"{number:05d}" for number in range(1, len(sizes) + 1)]
+        wrong = [number for number, (path, size) in enumerate(zip(parts, sizes), 1)
+                 if not path.is_file() or path.stat().st_size != size]
+        if wrong:
+            raise PartsMissing(wrong)
+        result = self.put(key, _Concatenated(parts), sum(sizes))
+        self.abort_parts(key, ref)
+        return result
+
+    def abort_parts(self, key: str, ref: str) -> None:
+        shutil.rmtree(self._parts_dir(key), ignore_errors=True)
+
+
+class _Concatenated(io.RawIOBase):
+    """The part files one after another, opened one at a time."""
+
+    def __init__(self, paths: list[Path]):
+        self._paths = list(paths)
+        self._current: BinaryIO | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        while True:
+            if self._current is None:
+                if not self._paths:
+                    return b""
+                self._current = open(self._paths.pop(0), "rb")
+            chunk = self._current.read(ASSEMBLY_CHUNK_SIZE if size < 0 else size)
+            if chunk:
+                return chunk
+            self._current.close()
+            self._current = None
+
+    def close(self) -> None:
+        if self._current is not None:
+            self._current.close()
+        super().close()
+
 
 def _read_chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
     with handle:
@@ -171,6 +314,8 @@ class S3Storage(FileStorage):
     """Objects in an S3-compatible bucket, named prefix/key. Credentials come from
     the boto3 chain (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, roles), never from
     the FILE_STORAGE URL, so the URL can be logged and shown in config dumps."""
+
+    min_part_bytes = S3_MIN_PART_BYTES
 
     def __init__(self, bucket: str, *, endpoint_url: str | None = None, region: str | None = None,
                  prefix: str = ""):
@@ -229,6 +374,72 @@ class S3Storage(FileStorage):
             self.client.head_bucket(Bucket=self.bucket)
         except (ClientError, BotoCoreError) as error:
             raise StorageUnavailable(f"S3 bucket {self.bucket!r} is not reachable: {error}") from error
+
+    def read_head(self, key: str, size: int) -> bytes:
+        object_key = self._object_key(key)
+        if size < 1:
+            return b""
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=object_key, Range=f"bytes=0-{size - 1}")["Body"]
+        except ClientError as error:
+            if _is_missing(error):
+                raise NotFound(key) from None
+            if error.response.get("Error", {}).get("Code") == "InvalidRange":  # an empty object
+                return b""
+            raise
+        try:
+            return body.read()
+        finally:
+            body.close()
+
+    def begin_parts(self, key: str) -> str:
+        answer = self.client.create_multipart_upload(Bucket=self.bucket, Key=self._object_key(key),
+                                                     ContentType="application/octet-stream")
+        return answer["UploadId"]
+
+    def put_part(self, key: str, ref: str, number: int, stream: BinaryIO, size: int) -> None:
+        """Spooled first (memory up to 1 MiB, then a temporary file), so that a
+        part of the wrong size never reaches the bucket."""
+        object_key = self._object_key(key)
+        with tempfile.SpooledTemporaryFile(max_size=PART_SPOOL_MAX_MEMORY) as spool:
+            copy_exactly(stream, spool.write, size)
+            spool.seek(0)
+            self.client.upload_part(Bucket=self.bucket, Key=object_key, UploadId=ref, PartNumber=number,
+                                    Body=spool, ContentLength=size)
+
+    def _parts(self, object_key: str, ref: str) -> dict[int, dict]:
+        found: dict[int, dict] = {}
+        marker = 0
+        while True:
+            answer = self.client.list_parts(Bucket=self.bucket, Key=object_key, UploadId=ref,
+                                            PartNumberMarker=marker)
+            for part in answer.get("Parts", []):
+                found[part["PartNumber"]] = part
+            if not answer.get("IsTruncated"):
+                return found
+            marker = answer["NextPartNumberMarker"]
+
+    def assemble(self, key: str, ref: str, sizes: list[int]) -> tuple[int, str]:
+        """The bucket joins the parts itself: their bytes are not read here, so
+        there is no hash of them."""
+        object_key = self._object_key(key)
+        parts = self._parts(object_key, ref)
+        wrong = [number for number, size in enumerate(sizes, 1)
+                 if number not in parts or parts[number]["Size"] != size]
+        if wrong:
+            raise PartsMissing(wrong)
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=object_key, UploadId=ref,
+            MultipartUpload={"Parts": [{"PartNumber": number, "ETag": parts[number]["ETag"]}
+                                       for number in range(1, len(sizes) + 1)]})
+        return sum(sizes), ""
+
+    def abort_parts(self, key: str, ref: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self._object_key(key), UploadId=ref)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in ("NoSuchUpload", "404", "NotFound"):
+                raise
 
 
 def _stream_body(body: StreamingBody, chunk_size: int) -> Iterator[bytes]:
