@@ -239,7 +239,8 @@ class WsgiBackend:
 
     def forward(self, method: str, path: str, query: bytes, headers: dict, body) -> tuple[int, list, Iterable[bytes]]:
         environ = {
-            "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path,
+            # WSGI carries the path's bytes as latin-1 characters, as a server would put them.
+            "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": path.encode("utf-8").decode("latin-1"),
             "QUERY_STRING": query.decode("latin-1"), "SERVER_NAME": "embedded", "SERVER_PORT": "80",
             "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
             "wsgi.version": (1, 0), "wsgi.url_scheme": "http", "wsgi.input": body or io.BytesIO(b""),

@@ -9,18 +9,81 @@ from .backends import BackendUnavailable
 
 log = logging.getLogger(__name__)
 
+# The platform's error format (services/common/errors.py), inline: the
+# services' components carry their names.
+ERROR = {"schema": {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message"],
+    "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "details": {"type": "object"}}}}}}
+
 STREAM_PATH = {
     "get": {
         "tags": ["realtime"],
         "summary": "Realtime stream (WebSocket)",
-        "description": "Upgrades to a WebSocket. The token goes in the Authorization header or "
-                       "the `token` query parameter. Frames are JSON `{type, data}`; types include "
-                       "message.created, message.updated, message.deleted, chat.invitation, "
-                       "chat.member.joined, chat.member.removed, poll.updated, call.ringing, "
-                       "call.updated, call.signal, moderation.blocked.",
-        "parameters": [{"name": "token", "in": "query", "required": False, "schema": {"type": "string"}}],
+        "description": "Upgrades to a WebSocket. Apps send the access token in the Authorization header; "
+                       "browsers, which cannot, pass a `ticket` from POST /api/v1/stream/ticket. "
+                       "Frames are JSON `{type, data}`; types include message.created, message.updated, "
+                       "message.deleted, chat.invitation, chat.member.joined, chat.member.removed, "
+                       "poll.updated, call.ringing, call.updated, call.signal, moderation.blocked, "
+                       "moderation.unblocked, moderation.violation (privately: the rule broken), "
+                       "moderation.report.filed, moderation.report.resolved, moderation.unblock_request.opened, "
+                       "moderation.unblock_request.objected, moderation.appeal.filed, moderation.appeal.decided, "
+                       "stream.resync (read the history of open chats again). The stream is closed with "
+                       "code 4001 when the access token it was opened with expires (reason `token "
+                       "expired`), when its session is revoked (`session revoked`: sign in again) or "
+                       "when the key that signed the token is retired (`signing key retired`: refresh "
+                       "the token and open it again).",
+        "parameters": [{"name": "ticket", "in": "query", "required": False, "schema": {"type": "string"},
+                        "description": "a stream ticket (single use, 30 seconds)"}],
         "responses": {"101": {"description": "Switching protocols"},
-                      "401": {"description": "No valid token"}},
+                      "401": {"description": "No valid token or ticket", "content": {"application/json": ERROR}},
+                      "426": {"description": "Asked for without a WebSocket upgrade (plain HTTP)",
+                              "headers": {"Upgrade": {"schema": {"type": "string", "enum": ["websocket"]}}},
+                              "content": {"application/json": ERROR}},
+                      "429": {"description": "Too many streams open for this user, or opened too often "
+                                             "(code `too_many_streams` or `rate_limited`); see Retry-After",
+                              "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+                              "content": {"application/json": ERROR}}},
+        "security": [{"bearerAuth": []}, {}],
+    }
+}
+
+TICKET_PATH = {
+    "post": {
+        "tags": ["realtime"],
+        "summary": "A ticket that opens the realtime stream",
+        "description": "For browsers: the ticket goes in the stream's URL instead of the access token. "
+                       "It opens one stream, within `expires_in` seconds (30).",
+        "responses": {"200": {"description": "The ticket", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"ticket": {"type": "string"}, "expires_in": {"type": "integer"}}}}}},
+            "401": {"description": "No valid token", "content": {"application/json": ERROR}},
+            "429": {"description": "Too many requests; see Retry-After",
+                    "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+                    "content": {"application/json": ERROR}}},
+        "security": [{"bearerAuth": []}],
+    }
+}
+
+
+EXPORT_PATH = {
+    "get": {
+        "tags": ["personal data"],
+        "summary": "Download my data (152-FZ)",
+        "description": "Everything the platform holds about the signed-in user, as one JSON document "
+                       "(`Content-Disposition: attachment`): `{format: \"sferum-export/1\", user_id, exported_at, "
+                       "parts: {identity, orgstructure, messaging, moderation, calls}}`, each part as that "
+                       "service answers it at `GET /api/v1/me/export/{service}` (profile and sign-ins; "
+                       "memberships, classes and children; chats, own messages and files with their download "
+                       "links, votes; violations, blocks, own reports, appeals and apologies; calls made, "
+                       "attended (with each stay) and named in). The gateway gathers the parts; "
+                       "when one cannot be had, the answer is that part's error (503 `service_unavailable` when "
+                       "a service is down), never an export with a part missing.",
+        "responses": {"200": {"description": "The export", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"format": {"type": "string"}, "user_id": {"type": "string"},
+                                             "exported_at": {"type": "string"},
+                                             "parts": {"type": "object"}}}}}},
+            "401": {"description": "No valid token"},
+            "429": {"description": "Too many requests; see Retry-After"},
+            "503": {"description": "A service holding a part is unavailable; try again"}},
         "security": [{"bearerAuth": []}],
     }
 }
@@ -47,11 +110,17 @@ def merge(documents: dict[str, dict], missing: list[str]) -> dict:
     merged = {
         "openapi": "3.0.3",
         "info": {"title": "Sferum platform API", "version": "v1",
-                 "description": "The public API of the platform, served through the gateway."},
-        "paths": {"/api/v1/stream": STREAM_PATH},
+                 "description": "The public API of the platform, served through the gateway.\n\n"
+                                "Right after a change (joining a school, a new role, a new class or chat) "
+                                "the other parts of the platform learn of it within moments; a request "
+                                "that depends on it meanwhile is held by the gateway until it can be "
+                                "answered, for a few seconds at most, and otherwise answered "
+                                "`409` with code `not_ready` and `Retry-After`: ask again then."},
+        "paths": {"/api/v1/stream": STREAM_PATH, "/api/v1/stream/ticket": TICKET_PATH,
+                  "/api/v1/me/export": EXPORT_PATH},
         "components": {"securitySchemes": {
             "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}},
-        "tags": [{"name": "realtime"}],
+        "tags": [{"name": "realtime"}, {"name": "personal data"}],
     }
     for service, document in sorted(documents.items()):
         document = _rename_refs(document, service)
@@ -94,12 +163,3 @@ class MergedSpec:
         if not missing:
             self._cached = (now, body)
         return body
-
-
-DOCS_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sferum API</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/api/openapi.json", dom_id: "#ui"});</script>
-</body></html>"""

@@ -19,16 +19,18 @@ from services.common.errors import (HTTP_CODES, ApiError, MethodNotAllowed, NotF
 from services.common.logs import correlation_id
 from services.common.web import API_PREFIX, REQUEST_ID_HEADER, RequestMetrics, request_id_from
 
+from . import export
 from .backends import HOP_BY_HOP, BackendUnavailable
 from .ratelimit import RateLimiter
-from .routes import resolve
+from .routes import is_upload_part, resolve
+from .settling import Settler
 
 log = logging.getLogger(__name__)
 
 PREFIX = API_PREFIX + "/"
 STREAM = API_PREFIX + "/stream"
+GATEWAY_OWN = frozenset((STREAM, STREAM + "/ticket"))  # answered by the gateway's Flask app
 ROUTE = API_PREFIX + "/<path:path>"  # the route label in metrics and logs
-METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
 # What the gateway says itself to the services, never what a client claims.
 SET_BY_GATEWAY = frozenset((REQUEST_ID_HEADER.lower(), "x-forwarded-for", "x-forwarded-proto"))
 NOT_FORWARDED = HOP_BY_HOP | SET_BY_GATEWAY
@@ -39,17 +41,20 @@ class ApiProxy:
     service; every other path goes on to `rest`, the gateway's Flask app."""
 
     def __init__(self, rest, backends: dict, verifier: TokenVerifier, limiter: RateLimiter,
-                 metrics: RequestMetrics, max_body_bytes: int):
+                 metrics: RequestMetrics, max_body_bytes: int, settler: Settler, upload_part_max_bytes: int):
         self.rest = rest
         self.backends = backends
+        self.settler = settler
         self.verifier = verifier
         self.limiter = limiter
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        # Only a part of a large file may be larger than other bodies (a video lesson's part).
+        self.upload_part_max_bytes = upload_part_max_bytes
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
-        if not path.startswith(PREFIX) or path == STREAM:
+        if not path.startswith(PREFIX) or path in GATEWAY_OWN:
             return self.rest(environ, start_response)
         started_at = time.perf_counter()
         request_id = request_id_from(environ.get("HTTP_X_REQUEST_ID", ""))
@@ -77,12 +82,14 @@ class ApiProxy:
         return content
 
     def _forward(self, environ, method: str, path: str, request_id: str):
-        if method not in METHODS:
-            raise MethodNotAllowed()
-        resolved = resolve(path[len(PREFIX):], method)
+        exporting = path[len(PREFIX):] == export.PATH
+        if exporting and method != "GET":
+            raise MethodNotAllowed(headers={"Allow": "GET"})
+        resolved = ("gateway", False) if exporting else resolve(path[len(PREFIX):], method)
         if resolved is None:
             raise NotFound()
         service, public = resolved
+        max_body = self.upload_part_max_bytes if is_upload_part(path[len(PREFIX):], method) else self.max_body_bytes
         remote_addr = environ.get("REMOTE_ADDR") or ""
         client_headers = EnvironHeaders(environ)
         principal = None
@@ -100,18 +107,27 @@ class ApiProxy:
         length = environ.get("CONTENT_LENGTH", "")
         chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         if length.isdigit() and not chunked:
-            if int(length) > self.max_body_bytes:
-                raise PayloadTooLarge()
+            if int(length) > max_body:
+                raise PayloadTooLarge(f"The request body is larger than this endpoint takes ({max_body} bytes).",
+                                      details={"max_bytes": max_body})
             headers["Content-Length"] = length
         headers[REQUEST_ID_HEADER] = request_id
         headers["X-Forwarded-For"] = remote_addr
         headers["X-Forwarded-Proto"] = environ.get("wsgi.url_scheme", "http")
         body = None
         if (length.isdigit() and int(length)) or chunked:
-            body = get_input_stream(environ, max_content_length=self.max_body_bytes)
+            # Passed on as it arrives (a part of a video lesson is megabytes), never read whole here.
+            # One byte over the cap: werkzeug refuses a body of exactly its cap once the
+            # sender looks for more; a chunked body a byte larger the service refuses.
+            body = get_input_stream(environ, max_content_length=max_body + 1)
         query = environ.get("QUERY_STRING", "").encode("latin-1")
         try:
-            status, out_headers, content = self.backends[service].forward(method, path, query, headers, body)
+            if exporting:
+                status, out_headers, content = export.assemble(self.backends, headers, principal.id)
+            else:
+                # Asked again while the answer lacks a fact on its way (settling.py).
+                status, out_headers, content = self.settler.forward(self.backends[service], method, path, query,
+                                                                    headers, body)
         except BackendUnavailable as error:
             log.warning("%s unavailable: %s", service, error)
             return _error(503, "service_unavailable", "This part of the platform is briefly unavailable; try again.",
