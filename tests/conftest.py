@@ -1,9 +1,42 @@
+import os
+import uuid
+from pathlib import Path
+
 import pytest
 
-from services.common.testing.helpers import Api, dev_env, reset_memory_bus
+from devkit.helpers import Api, dev_env, reset_memory_bus
+from devkit.servers import PostgresServer, RabbitMQServer
+
+
+TESTS = Path(__file__).parent
+# `make test` runs on two workers (`-n 2 --dist loadgroup`). Tests that start
+# servers of their own run one after another on one worker, sharing them
+# (RabbitMQ, PostgreSQL, Janus, the gunicorn platform), and so do the browser
+# tests (Chromium); the in-process tests fill in around them.
+GROUPS = {"integration": "servers", "e2e": "servers", "browser": "browser"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    for item in items:
+        group = GROUPS.get(item.path.relative_to(TESTS).parts[0])
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Tests skip when a server they need is not installed (a developer's
+    machine); `make test` installs them all and sets SFERUM_REQUIRE_SERVERS,
+    so there such a skip is a failure instead of a green run that tested less."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("SFERUM_REQUIRE_SERVERS") and "not installed" in str(report.longrepr):
+        report.outcome = "failed"
 
 
 def _platform(var_dir, **env):
+    from gateway.app import stop as stop_gateway
     from services.embedded import build_platform
 
     reset_memory_bus()
@@ -13,7 +46,7 @@ def _platform(var_dir, **env):
     platform.apps = apps
     platform.api = Api(gateway.test_client())
     yield platform
-    gateway.extensions["sferum.gateway"]["hub"].stop()
+    stop_gateway(gateway)
     for app in apps.values():
         app.extensions["sferum"].stop_workers()
     reset_memory_bus()
@@ -46,6 +79,20 @@ def embedded_module(tmp_path_factory):
     yield from _platform(tmp_path_factory.mktemp("platform"))
 
 
+@pytest.fixture(scope="module")
+def embedded_module_with(tmp_path_factory):
+    """`embedded_with` shared by the tests of one module: `embedded_module_with(JANUS_URL=...)`."""
+    started = []
+
+    def start(**env):
+        started.append(_platform(tmp_path_factory.mktemp("platform"), **env))
+        return next(started[-1])
+
+    yield start
+    for platform in started:
+        next(platform, None)
+
+
 @pytest.fixture
 def identity_app(tmp_path):
     """identity alone, in-process."""
@@ -57,3 +104,52 @@ def identity_app(tmp_path):
     app.extensions["sferum"].migrate()
     yield app
     app.extensions["sferum"].stop_workers()
+
+
+# Real RabbitMQ and PostgreSQL: one server each for the session (a container
+# when a Docker engine answers, otherwise throwaway local servers), started
+# only when a test asks, and a fresh vhost and database for every test so that
+# tests never see each other.
+
+@pytest.fixture(scope="session")
+def rabbitmq_server():
+    server = RabbitMQServer()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def amqp_url(rabbitmq_server):
+    vhost = f"test-{uuid.uuid4().hex[:10]}"
+    url = rabbitmq_server.add_vhost(vhost)
+    yield url
+    try:
+        rabbitmq_server.delete_vhost(vhost)
+    except Exception:
+        pass  # a test that stopped the broker may leave it starting up
+
+
+@pytest.fixture
+def new_database(postgres_server):
+    created = []
+
+    def make(label: str = "db") -> str:
+        name = f"t_{label}_{uuid.uuid4().hex[:10]}"
+        created.append(name)
+        return postgres_server.create_database(name)
+
+    yield make
+    for name in created:
+        try:
+            postgres_server.drop_database(name)
+        except Exception:
+            pass

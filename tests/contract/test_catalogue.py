@@ -4,7 +4,7 @@ import importlib
 import pytest
 
 from services.common.config import SERVICES
-from services.common.testing import catalogue
+from devkit import catalogue
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +32,17 @@ def test_bound_keys_are_catalogued(service, events):
     for key in handlers.routing_keys:
         assert key in events, key
         assert key.split(".")[0] != service, f"{service} consumes its own event {key}"
+
+
+def test_every_process_follows_catalogued_revocations(events):
+    """identity's revocations are bound by every process's own queue, not by a service's handlers."""
+    from services.common.revocation import RevocationFeed
+    from services.identity.events import PUBLISHES
+
+    for key in RevocationFeed.ROUTING_KEYS:
+        assert key in events and key in PUBLISHES, key
+    assert events["identity.session.revoked"][0] == {"user_id", "session_id", "reason", "until"}
+    assert events["identity.signing_key.retired"][0] == {"kid", "emergency"}
 
 
 def test_envelope_check_finds_problems(events):

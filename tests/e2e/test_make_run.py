@@ -1,6 +1,7 @@
 """`make run`'s process, started as a user would: the platform answers on its
 port, lists all five services as ready, documents identity's API and signs a
-user in with the code from the dev outbox; a realtime stream opens."""
+user in with the code from the dev outbox; a realtime stream opens; readiness
+is answered on its internal port only."""
 import json
 import os
 import signal
@@ -12,32 +13,34 @@ import requests
 import websocket
 
 from services.common.config import SERVICES
-from services.common.testing.helpers import Api, phone, wait_for
-from services.distributed import ROOT, free_port
+from devkit.helpers import Api, phone, wait_for
+from devkit.distributed import ROOT, free_port
 
 
 @pytest.fixture
 def embedded_process(tmp_path):
-    port = free_port()
+    port, internal_port = free_port(), free_port()
     env = dict(os.environ, SFERUM_VAR_DIR=str(tmp_path / "var"), LOG_LEVEL="WARNING")
     env.pop("SFERUM_DEV", None)
     env.pop("AMQP_URL", None)
     env.pop("DATABASE_URL", None)
     log = open(tmp_path / "embedded.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "services", "embedded", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "services", "embedded", "--port", str(port),
+                                "--internal-port", str(internal_port)],
                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
+    base, internal = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{internal_port}"
 
     def up():
         assert process.poll() is None, (tmp_path / "embedded.log").read_text()
         try:
-            return requests.get(base + "/readyz", timeout=1).status_code == 200
+            return (requests.get(internal + "/readyz", timeout=1).status_code == 200
+                    and requests.get(base + "/healthz", timeout=1).status_code == 200)
         except requests.RequestException:
             return False
 
     try:
         wait_for(up, timeout=60, message="the embedded platform")
-        yield base, tmp_path / "embedded.log", process
+        yield base, internal, tmp_path / "embedded.log", process
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGINT)
@@ -48,17 +51,19 @@ def embedded_process(tmp_path):
 
 
 def test_the_embedded_platform_as_make_run_starts_it(embedded_process):
-    base, log, process = embedded_process
+    base, internal, log, process = embedded_process
     api = Api(base)
     assert api.get("/healthz").json == {"status": "ok", "service": "gateway"}
-    ready = api.get("/readyz").json
+    ready = Api(internal).get("/readyz").json
     assert ready["services"] == {name: "ok" for name in SERVICES} and ready["realtime"] == "ok"
+    assert api.get("/readyz").status_code == 404  # the public port keeps them to itself
     assert "/api/v1/auth/token" in api.get("/api/openapi.json").json["paths"]
     assert requests.get(base + "/api/docs", timeout=5).headers["Content-Type"].startswith("text/html")
     tokens = api.sign_in(phone(1))
     assert api.get("/me", token=tokens["access_token"]).json["phone"] == phone(1)
-    stream = websocket.create_connection(base.replace("http", "ws") + "/api/v1/stream?token="
-                                         + tokens["access_token"], timeout=10)
+    ticket = api.post("/stream/ticket", token=tokens["access_token"]).json["ticket"]
+    stream = websocket.create_connection(base.replace("http", "ws") + "/api/v1/stream?ticket=" + ticket,
+                                         timeout=10)
     assert json.loads(stream.recv())["type"] == "stream.ready"
     stream.close()
     printed = log.read_text()

@@ -7,9 +7,10 @@ import pika
 import pytest
 from kombu import Connection
 
-from services.common.bus import BrokerUnavailable, OutboxRelay, make_envelope
-from services.common.testing.busnode import GOOD, POISON, BusNode, settle
-from services.common.testing.helpers import wait_for
+from services.common.bus import make_envelope
+from services.common.outbox import BrokerUnavailable, OutboxRelay
+from devkit.busnode import GOOD, POISON, BusNode, settle
+from devkit.helpers import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -104,7 +105,7 @@ def test_a_handler_that_always_fails_ends_in_the_dead_letter_queue(amqp_url, nod
 def test_events_waiting_together_are_applied_in_shared_transactions(amqp_url, nodes):
     consumer = nodes("orgstructure", max_attempts=2)
     with Connection(amqp_url) as connection:
-        consumer.consumer.queues.declare(connection.default_channel)
+        consumer.consumer.queues.prepare(connection)
     connection, channel = pika_channel(amqp_url)
     for n in range(20):
         # One that always fails, among them: the batch splits around it.
@@ -236,7 +237,7 @@ def test_ops_can_list_and_replay_a_dead_letter_queue(amqp_url, nodes):
     import subprocess
     import sys
 
-    from services.distributed import ROOT
+    from devkit.distributed import ROOT
 
     consumer = nodes("orgstructure", max_attempts=1)
     consumer.start_consumer()

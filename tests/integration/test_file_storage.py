@@ -16,9 +16,11 @@ from services.messaging.storage import (
     FileStorage,
     LocalStorage,
     NotFound,
+    PartsMissing,
     S3Storage,
     StorageUnavailable,
     TooLarge,
+    WrongSize,
     open_storage,
 )
 
@@ -318,3 +320,72 @@ def test_check_fails_for_a_read_only_local_directory(tmp_path):
             LocalStorage(root).check()
     finally:
         root.chmod(0o755)
+
+
+# Files in parts (video lessons): stored part by part, assembled once all are there.
+
+def test_parts_are_assembled_into_the_file_and_then_dropped(storage, stored):
+    part = max(storage.min_part_bytes, 4096)
+    data = os.urandom(2 * part + 123)
+    pieces = [data[:part], data[part:2 * part], data[2 * part:]]
+    ref = storage.begin_parts(KEY)
+    for number in (2, 1, 3, 2):  # any order, and a part sent again replaces the first
+        storage.put_part(KEY, ref, number, io.BytesIO(pieces[number - 1]), len(pieces[number - 1]))
+    with pytest.raises(NotFound):
+        storage.size(KEY)  # nothing is under the key before assembly
+    size, sha256 = storage.assemble(KEY, ref, [len(piece) for piece in pieces])
+    assert size == len(data)
+    assert sha256 in (hashlib.sha256(data).hexdigest(), "")
+    assert b"".join(storage.iter_chunks(KEY)) == data
+    assert storage.read_head(KEY, 10) == data[:10]
+    assert stored(storage) == [location(storage, KEY)]
+
+
+def test_a_part_of_the_wrong_size_stores_nothing_and_is_not_read_to_its_end(storage, stored):
+    ref = storage.begin_parts(KEY)
+    longer = CountingStream(b"x" * (5 * CHUNK_SIZE))
+    with pytest.raises(WrongSize) as refused:
+        storage.put_part(KEY, ref, 1, longer, CHUNK_SIZE)
+    assert refused.value.expected == CHUNK_SIZE
+    assert longer.consumed == CHUNK_SIZE + 1
+    with pytest.raises(WrongSize):
+        storage.put_part(KEY, ref, 1, io.BytesIO(b"short"), CHUNK_SIZE)
+    with pytest.raises(PartsMissing) as missing:
+        storage.assemble(KEY, ref, [CHUNK_SIZE])
+    assert missing.value.numbers == [1]
+    storage.abort_parts(KEY, ref)
+    assert stored(storage) == []
+
+
+def test_assembly_with_a_part_missing_or_short_makes_no_file(storage, stored):
+    part = max(storage.min_part_bytes, 4096)
+    ref = storage.begin_parts(KEY)
+    storage.put_part(KEY, ref, 1, io.BytesIO(b"a" * part), part)
+    storage.put_part(KEY, ref, 3, io.BytesIO(b"c" * 10), 10)
+    with pytest.raises(PartsMissing) as missing:
+        storage.assemble(KEY, ref, [part, part, 10])
+    assert missing.value.numbers == [2]
+    with pytest.raises(PartsMissing) as missing:
+        storage.assemble(KEY, ref, [part, 11])
+    assert missing.value.numbers == [2]
+    with pytest.raises(NotFound):
+        storage.size(KEY)
+    storage.abort_parts(KEY, ref)
+    storage.abort_parts(KEY, ref)  # twice: a retry
+    assert stored(storage) == []
+
+
+def test_parts_need_valid_keys(storage, stored):
+    for key in BAD_KEYS:
+        with pytest.raises(ValueError):
+            storage.begin_parts(key)
+        with pytest.raises(ValueError):
+            storage.put_part(key, "", 1, io.BytesIO(b"x"), 1)
+    assert stored(storage) == []
+
+
+def test_the_head_of_a_missing_or_empty_file(storage):
+    with pytest.raises(NotFound):
+        storage.read_head(KEY, 10)
+    storage.put(KEY, io.BytesIO(b""), max_bytes=10)
+    assert storage.read_head(KEY, 10) == b""

@@ -11,7 +11,7 @@ from support.races import while_first_is_uncommitted
 from services.common.auth import Principal
 from services.common.bus import realtime_exchange
 from services.common.clock import utcnow
-from services.common.testing.helpers import TokensAreUserIds
+from devkit.helpers import TokensAreUserIds
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,9 @@ class Pushes:
         self.queue = Queue("observed-pushes", exchange=realtime_exchange)(self.connection.default_channel)
         self.queue.declare()
 
-    def types(self):
+    def types(self, publisher):
+        """Everything `publisher` was handed so far, once it was sent."""
+        assert publisher.flush(timeout=10)
         sent = []
         while (message := self.queue.get(no_ack=True)) is not None:
             sent.append(json.loads(message.body)["type"])
@@ -34,17 +36,21 @@ class Pushes:
 @pytest.fixture
 def messaging(service_on_postgres):
     from services.messaging import chats, official
+    from services.messaging.models import VerifiedTeacher
 
     runtime = service_on_postgres("messaging")
     runtime.app.extensions["sferum.verifier"] = TokensAreUserIds()
     runtime.student = "s" * 32
     teacher = Principal(id="t" * 32, session_id=None)
-    db, outbox = runtime.db, runtime.outbox
-    with db.connection_context(), db.atomic():
-        official.member_joined(outbox, "org", teacher.id, ["teacher"], None)
-        official.member_joined(outbox, "org", runtime.student, ["student"], None)
-        runtime.chat = chats.create(outbox, teacher, "org", "group", "Кружок", [], []).id
-        chats.join(outbox, chats.Chat.get_by_id(runtime.chat), runtime.student, role="member", via="link")
+    db, service = runtime.db, runtime.service
+    with runtime.connection(), db.atomic():
+        official.member_joined(service, "org", teacher.id, ["teacher"], None)
+        VerifiedTeacher.create(org_id="org", user_id=teacher.id)  # staff create chats once confirmed
+        official.member_joined(service, "org", runtime.student, ["student"], None)
+        runtime.chat = chats.create(service, teacher, "org", "group", "Кружок", [], []).id
+        chats.join(service, chats.Chat.get_by_id(runtime.chat), runtime.student, role="member", via="link")
+    # The setup's own pushes are out before anyone listens for the test's.
+    assert runtime.realtime.flush(timeout=10)
     runtime.pushes = Pushes(runtime.settings.amqp_url)
     return runtime
 
@@ -58,7 +64,7 @@ def post(messaging, key, text="Я опоздаю"):
 def posted_texts(messaging):
     from services.messaging.models import Message
 
-    with messaging.db.connection_context():
+    with messaging.connection():
         return [m.text for m in Message.select().where(Message.chat == messaging.chat).order_by(Message.seq)]
 
 
@@ -72,14 +78,14 @@ def test_a_retry_during_the_first_request_waits_and_replays_its_answer(messaging
         answers["retry"] = post(messaging, key)
 
     # The retry arrives while the first request's transaction is still open.
-    while_first_is_uncommitted(messaging.db, first, retry)
+    while_first_is_uncommitted(messaging, first, retry)
     first_answer, retried = answers["first"], answers["retry"]
     assert first_answer.status_code == 201 and "Idempotent-Replayed" not in first_answer.headers
     assert retried.status_code == 201 and retried.headers["Idempotent-Replayed"] == "true"
     assert retried.get_json() == first_answer.get_json()
     assert posted_texts(messaging) == ["Я опоздаю"]
     # What the retry did was rolled back, and nobody heard of it.
-    assert messaging.pushes.types() == ["message.created"]
+    assert messaging.pushes.types(messaging.realtime) == ["message.created"]
 
 
 def test_a_key_is_free_again_after_a_day(messaging):
@@ -87,7 +93,7 @@ def test_a_key_is_free_again_after_a_day(messaging):
     key = str(uuid.uuid4())
     first = post(messaging, key, "Вчера")
     assert first.status_code == 201
-    with messaging.db.connection_context():
+    with messaging.connection():
         Remembered.update(created_at=utcnow() - timedelta(hours=25)).execute()
     today = post(messaging, key, "Сегодня")
     assert today.status_code == 201 and "Idempotent-Replayed" not in today.headers
@@ -96,7 +102,7 @@ def test_a_key_is_free_again_after_a_day(messaging):
     again = post(messaging, key, "Сегодня")
     assert again.headers["Idempotent-Replayed"] == "true" and again.get_json() == today.get_json()
     assert posted_texts(messaging) == ["Вчера", "Сегодня"]
-    assert messaging.pushes.types() == ["message.created", "message.created"]
+    assert messaging.pushes.types(messaging.realtime) == ["message.created", "message.created"]
 
 
 def test_a_retry_refused_now_still_gets_the_first_answer(messaging):
@@ -106,7 +112,7 @@ def test_a_retry_refused_now_still_gets_the_first_answer(messaging):
     first = post(messaging, key)
     assert first.status_code == 201
     # The answer was lost on the way; by the retry a moderator has blocked the student.
-    with messaging.db.connection_context():
+    with messaging.connection():
         Block.create(chat_id=messaging.chat, user_id=messaging.student, until=utcnow() + timedelta(hours=1))
     assert post(messaging, str(uuid.uuid4())).status_code == 403
     retried = post(messaging, key)

@@ -81,3 +81,38 @@ def test_begin_goes_with_the_first_statement_and_never_outlives_its_transaction(
     add.execute(5, "сам по себе")
     ids = [row[0] for row in other.execute_sql("SELECT id FROM notes ORDER BY id").fetchall()]
     assert ids == [2, 4, 5]
+
+
+def test_the_pool_and_begin_overrides_still_take_effect(new_database):
+    """services/common/db.py overrides peewee's pool (no `SELECT 1` when a
+    connection is checked out) and transaction start (BEGIN travels with the
+    first statement). After an upgrade of peewee either could silently stop
+    working and cost a round trip per request: this records what really
+    reaches the server."""
+    import psycopg2.extensions
+
+    from services.common import db as kit_db
+
+    sent = []
+
+    class RecordingCursor(psycopg2.extensions.cursor):
+        def execute(self, sql, params=None):
+            sent.append(sql if isinstance(sql, str) else sql.decode())
+            return super().execute(sql, params)
+
+    class Recorded(kit_db._Session):
+        def cursor(self, *args, **kwargs):
+            return super().cursor(*args, cursor_factory=RecordingCursor, **kwargs)
+
+    db = open_database(new_database("overrides") + "?prepare=0")
+    db.connect_params["connection_factory"] = Recorded
+    with db.connection_context():
+        db.execute_sql("CREATE TABLE notes (id integer PRIMARY KEY)")
+    sent.clear()
+    for n in range(3):  # checked out of the pool and back, three times
+        with db.connection_context():
+            with db.atomic():
+                db.execute_sql("INSERT INTO notes (id) VALUES (%s)", (n,))
+    # Per transaction: the INSERT carrying its BEGIN, then COMMIT; nothing at checkout.
+    assert sent == ["BEGIN; INSERT INTO notes (id) VALUES (%s)", "COMMIT"] * 3
+    db.close_all()

@@ -34,9 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from services.common.config import SERVICES  # noqa: E402
-from services.common.testing.helpers import OPERATOR_PHONE, Api, phone, wait_for  # noqa: E402
-from services.common.testing.servers import PostgresServer, RabbitMQServer  # noqa: E402
-from services.distributed import Cluster  # noqa: E402
+from devkit.helpers import OPERATOR_PHONE, Api, phone, wait_for  # noqa: E402
+from devkit.servers import PostgresServer, RabbitMQServer  # noqa: E402
+from devkit.distributed import Cluster  # noqa: E402
 
 CLIENT = Path(__file__).with_name("loadclient.py")
 
@@ -227,12 +227,8 @@ def workers_of(pgid: int) -> list[int]:
     return process_tree().get(pgid, [])
 
 
-def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--schools", type=int, default=20)
-    parser.add_argument("--students", type=int, default=29, help="per class chat, besides the class head")
-    parser.add_argument("--rates", default="50,100,150,200,250,300", help="offered messages/s, one step each")
-    parser.add_argument("--duration", type=float, default=20, help="seconds per step")
+def platform_arguments(parser: argparse.ArgumentParser) -> None:
+    """How the platform runs, for every benchmark on it."""
     parser.add_argument("--messaging-workers", type=int, default=2)
     parser.add_argument("--messaging-threads", type=int, default=4)
     parser.add_argument("--worker-process", action=argparse.BooleanOptionalAction, default=True,
@@ -242,6 +238,65 @@ def main(argv: list[str]) -> int:
     # with everything else, one busy worker costs less per message than two.
     parser.add_argument("--gateway-workers", type=int, default=1)
     parser.add_argument("--gateway-env", action="append", default=[], help="NAME=value for the gateways")
+    parser.add_argument("--log-level", default="WARNING", help="INFO logs every request with its duration")
+
+
+def make_cluster(rabbit: RabbitMQServer, postgres: PostgresServer, work: Path, log_level: str,
+                 **extra_env) -> Cluster:
+    return Cluster(rabbit.amqp_url, {name: postgres.create_database(f"bench_{name}_{uuid.uuid4().hex[:6]}")
+                                     for name in SERVICES},
+                   log_dir=work / "logs",
+                   extra_env={"OPERATOR_PHONES": OPERATOR_PHONE, "OTP_PER_IP_PER_HOUR": "1000000",
+                              "OTP_PER_DESTINATION_PER_HOUR": "100", "GATEWAY_RATE_PER_SECOND": "100000",
+                              "GATEWAY_RATE_BURST": "100000", "LOG_LEVEL": log_level,
+                              "OUTBOX_POLL_MS": "200", **extra_env})
+
+
+def start_platform(cluster: Cluster, args) -> list[str]:
+    """Every service and the gateways under gunicorn, as `platform_arguments`
+    say; answers the gateways' labels."""
+    started = time.monotonic()
+    for name in SERVICES:
+        if name == "messaging" and args.worker_process:
+            cluster.start_service(name, workers=args.messaging_workers, threads=args.messaging_threads,
+                                  RUN_WORKERS=0)
+            cluster.start_worker(name)
+        elif name == "messaging":
+            cluster.start_service(name, workers=args.messaging_workers, threads=args.messaging_threads)
+        else:
+            cluster.start_service(name, workers=1, threads=8)
+    gateways = [f"gateway-{n + 1}" for n in range(args.gateways)]
+    for label in gateways:
+        cluster.start_gateway(label, workers=args.gateway_workers, **dict(
+            item.split("=", 1) for item in args.gateway_env))
+    cluster.wait_ready(timeout=120)
+    print(f"platform ready in {time.monotonic() - started:.1f}s", flush=True)
+    return gateways
+
+
+def build_schools(cluster: Cluster, gateways: list[str], count: int, students: int) -> list[dict]:
+    """`count` schools through the public API, each with a class chat of its
+    class head and `students` students who all joined it."""
+    print(f"building {count} schools of {students + 1}-member class chats...", flush=True)
+    region_id = cluster.create_region("Регион нагрузки")
+    operator = sign_in(Api(cluster.url(gateways[0])), OPERATOR_PHONE)
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        schools = list(pool.map(lambda i: build_school(Api(cluster.url(gateways[i % len(gateways)])), operator,
+                                                       region_id, i, students), range(count)))
+    users = sum(len(s["members"]) for s in schools)
+    print(f"{count} schools, {users} users in their class chats, built in {time.monotonic() - started:.1f}s",
+          flush=True)
+    return schools
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--schools", type=int, default=20)
+    parser.add_argument("--students", type=int, default=29, help="per class chat, besides the class head")
+    parser.add_argument("--rates", default="50,100,150,200,250,300", help="offered messages/s, one step each")
+    parser.add_argument("--duration", type=float, default=20, help="seconds per step")
+    platform_arguments(parser)
     parser.add_argument("--receivers", type=int, default=2)
     parser.add_argument("--senders", type=int, default=1)
     parser.add_argument("--idempotency-keys", action=argparse.BooleanOptionalAction, default=True,
@@ -249,7 +304,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--profile", action="store_true", help="py-spy the workers during --profile-rate")
     parser.add_argument("--profile-rate", type=int, default=300)
     parser.add_argument("--out", default=str(ROOT / "var" / "bench"))
-    parser.add_argument("--log-level", default="WARNING", help="INFO logs every request with its duration")
     parser.add_argument("--keep", action="store_true", help="keep the logs and the plan")
     parser.add_argument("--idle-seconds", type=float, default=0,
                         help="first measure what every process uses with all sockets open and nothing posted")
@@ -262,46 +316,12 @@ def main(argv: list[str]) -> int:
     rabbit, postgres = RabbitMQServer(), PostgresServer(durable=True)
     rabbit.start()
     postgres.start()
-    cluster = Cluster(rabbit.amqp_url, {name: postgres.create_database(f"bench_{name}_{uuid.uuid4().hex[:6]}")
-                                        for name in SERVICES},
-                      log_dir=work / "logs",
-                      extra_env={"OPERATOR_PHONES": OPERATOR_PHONE, "OTP_PER_IP_PER_HOUR": "1000000",
-                                 "OTP_PER_DESTINATION_PER_HOUR": "100", "GATEWAY_RATE_PER_SECOND": "100000",
-                                 "GATEWAY_RATE_BURST": "100000", "LOG_LEVEL": args.log_level,
-                                 "OUTBOX_POLL_MS": "200"})
+    cluster = make_cluster(rabbit, postgres, work, args.log_level)
     clients: list[subprocess.Popen] = []
     try:
-        started = time.monotonic()
-        for name in SERVICES:
-            if name == "messaging" and args.worker_process:
-                cluster.start_service(name, workers=args.messaging_workers, threads=args.messaging_threads,
-                                      RUN_WORKERS=0)
-                cluster.start_worker(name)
-            elif name == "messaging":
-                cluster.start_service(name, workers=args.messaging_workers, threads=args.messaging_threads)
-            else:
-                cluster.start_service(name, workers=1, threads=8)
-        gateways = [f"gateway-{n + 1}" for n in range(args.gateways)]
-        for label in gateways:
-            cluster.start_gateway(label, workers=args.gateway_workers, **dict(
-                item.split("=", 1) for item in args.gateway_env))
-        cluster.wait_ready(timeout=120)
-        print(f"platform ready in {time.monotonic() - started:.1f}s; building {args.schools} schools "
-              f"of {args.students + 1}-member class chats...", flush=True)
-
-        env = dict(os.environ, DATABASE_URL=cluster.database_urls["orgstructure"], SECRET_KEY="bench")
-        created = subprocess.run([sys.executable, "-m", "services", "create-region", "Регион нагрузки"],
-                                 cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
-        region_id = created.split()[1].rstrip(":")
-        api = Api(cluster.url(gateways[0]))
-        operator = sign_in(api, OPERATOR_PHONE)
-        started = time.monotonic()
-        with ThreadPoolExecutor(8) as pool:
-            schools = list(pool.map(lambda i: build_school(Api(cluster.url(gateways[i % len(gateways)])), operator,
-                                                           region_id, i, args.students), range(args.schools)))
+        gateways = start_platform(cluster, args)
+        schools = build_schools(cluster, gateways, args.schools, args.students)
         users = sum(len(s["members"]) for s in schools)
-        print(f"{args.schools} schools, {users} users in their class chats, built in "
-              f"{time.monotonic() - started:.1f}s", flush=True)
         plan = {"gateways": [cluster.url(label) for label in gateways], "chats": schools}
         plan_file = work / "plan.json"
         plan_file.write_text(json.dumps(plan))

@@ -26,8 +26,8 @@ from bench_messaging import cpu_by_label  # noqa: E402
 
 from services.common.auth import Principal  # noqa: E402
 from services.common.config import Settings  # noqa: E402
-from services.common.testing.helpers import TokensAreUserIds, dev_env  # noqa: E402
-from services.common.testing.servers import PostgresServer  # noqa: E402
+from devkit.helpers import TokensAreUserIds, dev_env  # noqa: E402
+from devkit.servers import PostgresServer  # noqa: E402
 from services.common.wsgi import build  # noqa: E402
 
 
@@ -51,12 +51,12 @@ def main(argv: list[str]) -> int:
         from services.messaging import chats, official
 
         teacher = Principal(id="t" * 32, session_id=None)
-        with runtime.db.connection_context(), runtime.db.atomic():
-            official.member_joined(runtime.outbox, "org", teacher.id, ["teacher"], None)
-            chat_id = chats.create(runtime.outbox, teacher, "org", "group", "Кружок", [], []).id
+        with runtime.connection(), runtime.db.atomic():
+            official.member_joined(runtime.service, "org", teacher.id, ["teacher"], None)
+            chat_id = chats.create(runtime.service, teacher, "org", "group", "Кружок", [], []).id
         client = app.test_client()
         queries = {"count": 0}
-        runtime.db.obj.query_hooks.append(lambda _event: queries.__setitem__("count", queries["count"] + 1))
+        runtime.db.query_hooks.append(lambda _event: queries.__setitem__("count", queries["count"] + 1))
 
         def post_round(posts: int) -> dict:
             groups = {"postgresql": postgres._process.pid if postgres._process else -1}
@@ -80,7 +80,7 @@ def main(argv: list[str]) -> int:
         print(f"{'prepared':<9} {'wall ms':>8} {'app CPU ms':>10} {'PostgreSQL CPU ms':>17} {'queries':>8}")
         for _ in range(args.rounds):
             for prepared in settings:
-                runtime.db.obj.prepare_statements = prepared
+                runtime.db.prepare_statements = prepared
                 figures = post_round(args.posts)
                 print(f"{'yes' if prepared else 'no':<9} {figures['wall']:8.2f} {figures['app']:10.2f} "
                       f"{figures['postgresql']:17.2f} {figures['queries']:8.1f}")

@@ -4,10 +4,12 @@
 `message.created` of the benchmark, how long after its sending it arrived.
 `send`: posts messages at a fixed offered rate (open loop: a slow answer does
 not slow the offered load down) and notes what was accepted.
+`hold`: holds idle streams opened with tickets, reopening dropped ones with
+the web client's backoff (bench_sockets.py).
 
 A receiver waits on all its sockets with one selector and parses the frames
-of each read itself; a sender runs on gevent, one greenlet per post. The
-orchestrator (bench_messaging.py) starts several of each. Both stay lean:
+of each read itself; a sender and a holder run on gevent, one greenlet per
+post or stream. The orchestrators start several of each. All stay lean:
 they share the machine's two cores with the platform they measure."""
 import argparse
 import gc
@@ -20,6 +22,8 @@ import sys
 import time
 import uuid
 from collections import defaultdict
+from pathlib import Path
+from urllib.parse import quote
 
 import websocket
 
@@ -132,6 +136,10 @@ class Poster:
 
     def post(self, path: str, token: str, body: bytes) -> int:
         """As the apps do, every message carries its own Idempotency-Key, for retries."""
+        return self.request(path, token, body)[0]
+
+    def request(self, path: str, token: str, body: bytes) -> tuple[int, dict[bytes, bytes], bytes]:
+        """One POST: its status, headers (lower-case names) and body."""
         key = f"Idempotency-Key: {uuid.uuid4()}\r\n" if self.idempotency_keys else ""
         sock, buffer = self._connection()
         try:
@@ -156,7 +164,7 @@ class Poster:
             sock.close()
         else:
             self.idle.append((time.time(), sock, buffer[length:]))
-        return status
+        return status, headers, buffer[:length]
 
     @staticmethod
     def _read(sock: socket.socket) -> bytes:
@@ -212,15 +220,102 @@ def send(plan: dict, rates: list[int], duration: float, pause: float, out: str, 
         json.dump({"steps": steps, "cpu_seconds": sum(os.times()[:2]), "wall_seconds": time.time() - began}, result)
 
 
+# What the stream's client is told when it may come back later: anything else
+# it retries too, but as an error (bench_sockets.py prints both).
+RETRY_STATUSES = frozenset((429, 502, 503, 504))
+
+
+def backoff(attempt: int) -> float:
+    """The web client's rule (gateway/web/static/js/stream.js): 1 s doubling up
+    to 30 s, each wait jittered to between half and all of it."""
+    return min(30.0, 2.0 ** attempt) * (0.5 + random.random() / 2)
+
+
+def hold(plan: dict, part: int, parts: int, status_file: str, stop_file: str, target_file: str) -> None:
+    """Holds this process's share of the idle streams, as the apps open them
+    (a ticket, then the WebSocket), and reopens each one that drops after the
+    client's backoff. Opens sockets up to the count `target_file` names; every
+    half second writes what it holds to `status_file`."""
+    import gevent
+
+    poster = Poster(plan["gateway"], idempotency_keys=False)
+    stream_url = plan["gateway"].replace("http://", "ws://") + "/api/v1/stream?ticket="
+    users, per_user = plan["users"], plan["sockets_per_user"]
+    state = {"connected": 0, "opened": 0, "last_opened_at": 0.0, "dropped": 0, "last_dropped_at": 0.0,
+             "retries": defaultdict(int), "errors": defaultdict(int)}
+
+    def failed(kind: str, retry: bool) -> None:
+        state["retries" if retry else "errors"][kind] += 1
+
+    def open_stream(user: dict):
+        status, _, body = poster.request("/api/v1/stream/ticket", user["token"], b"")
+        if status != 200:
+            failed(f"ticket {status}", status in RETRY_STATUSES)
+            return None
+        try:
+            ws = websocket.create_connection(stream_url + quote(json.loads(body)["ticket"]), timeout=60)
+        except websocket.WebSocketBadStatusException as refused:
+            failed(f"stream {refused.status_code}", refused.status_code in RETRY_STATUSES)
+            return None
+        ws.settimeout(None)  # idle: the gateway's pings, answered by websocket-client, are all it sends
+        if b'"stream.ready"' not in ws.recv().encode():
+            failed("no stream.ready", False)
+            ws.close()
+            return None
+        return ws
+
+    def stream(index: int) -> None:
+        user = users[index // per_user]
+        attempt = 0
+        while not os.path.exists(stop_file):
+            try:
+                ws = open_stream(user)
+            except (OSError, websocket.WebSocketException) as error:
+                failed(type(error).__name__, True)  # refused, reset, timed out: the gateway is away
+                ws = None
+            if ws is None:
+                gevent.sleep(backoff(attempt))
+                attempt = min(attempt + 1, 6)
+                continue
+            attempt = 0
+            state["connected"] += 1
+            state["opened"] += 1
+            state["last_opened_at"] = time.time()
+            try:
+                while True:
+                    ws.recv()
+            except (OSError, websocket.WebSocketException):
+                pass
+            ws.close()
+            state["connected"] -= 1
+            state["dropped"] += 1
+            state["last_dropped_at"] = time.time()
+            gevent.sleep(backoff(attempt))
+
+    started = 0
+    while not os.path.exists(stop_file):
+        try:
+            target = int(Path(target_file).read_text() or 0)
+        except (OSError, ValueError):
+            target = 0
+        for index in range(part + started * parts, min(target, len(users) * per_user), parts):
+            gevent.spawn(stream, index)
+            started += 1
+        Path(status_file + ".tmp").write_text(json.dumps(state))
+        os.replace(status_file + ".tmp", status_file)
+        gevent.sleep(0.5)
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("receive", "send"))
+    parser.add_argument("mode", choices=("receive", "send", "hold"))
     parser.add_argument("--plan", required=True)
     parser.add_argument("--part", type=int, default=0)
     parser.add_argument("--parts", type=int, default=1)
     parser.add_argument("--out", required=True)
     parser.add_argument("--stop-file")
     parser.add_argument("--ready-file")
+    parser.add_argument("--target-file", help="hold: how many streams to hold, over all the processes")
     parser.add_argument("--rates", default="100")
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--pause", type=float, default=3)
@@ -228,12 +323,14 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     with open(args.plan) as source:
         plan = json.load(source)
-    if args.mode == "send":
-        # One greenlet per post; the socket module is patched before the first connection.
+    if args.mode in ("send", "hold"):
+        # One greenlet per post or stream; the socket module is patched before the first connection.
         from gevent import monkey
         monkey.patch_all()
     if args.mode == "receive":
         receive(plan, args.part, args.parts, args.out, args.stop_file, args.ready_file)
+    elif args.mode == "hold":
+        hold(plan, args.part, args.parts, args.out, args.stop_file, args.target_file)
     else:
         send(plan, [int(rate) for rate in args.rates.split(",")], args.duration, args.pause, args.out,
              args.part, args.parts, args.idempotency_keys)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from services.common.testing.helpers import Api, wait_for
+from devkit.helpers import Api, wait_for
 
 from .school import Person
 

@@ -4,8 +4,8 @@ from collections import Counter
 import pytest
 from kombu import Connection
 
-from services.common.testing.busnode import GOOD, POISON, BusNode, settle
-from services.common.testing.helpers import phone, reset_memory_bus, wait_for
+from devkit.busnode import GOOD, POISON, BusNode, settle
+from devkit.helpers import phone, reset_memory_bus, wait_for
 from services.orgstructure.models import KnownUser
 
 
@@ -63,7 +63,7 @@ def test_events_that_arrive_together_are_applied_together_and_a_failing_one_alon
     after it are applied, those after it together in one transaction."""
     consumer = nodes("orgstructure", max_attempts=2)
     with Connection("memory://") as connection:
-        consumer.consumer.queues.declare(connection.default_channel)
+        consumer.consumer.queues.prepare(connection)
     producer = nodes("identity")
     producer.publish(GOOD, {"user_id": "m0", "display_name": "m"})
     producer.publish(POISON, {"user_id": "p", "org_id": "o", "approved_by": "a"})
@@ -90,7 +90,7 @@ def test_the_relay_is_woken_by_a_commit_that_wrote_events_and_by_nothing_else(em
     orgstructure = platform.apps["orgstructure"].extensions["sferum"]
 
     def known(user_id):
-        with orgstructure.db.connection_context():
+        with orgstructure.connection():
             return KnownUser.get_or_none(KnownUser.user_id == user_id)
 
     tokens = platform.api.sign_in(phone(11))  # identity.user.registered

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gateway.internal import DEFAULT_INTERNAL_PORT
 from services.cli import main as cli_main
 from services.common.config import DEFAULT_PORTS, SERVICES
 
@@ -200,13 +201,14 @@ def test_every_component_has_a_deployment_with_probes_on_its_port(component):
     env = {item["name"]: item.get("value") for item in container.get("env", [])}
     assert env.get("PORT") == str(port), "gunicorn binds $PORT (deploy/gunicorn.conf.py)"
     assert port in [p["containerPort"] for p in container["ports"]]
-    # A gateway pod is ready on its own: its /readyz aggregates every service.
-    readiness = "/readyz/self" if component == "gateway" else "/readyz"
-    for probe, path in (("livenessProbe", "/healthz"), ("readinessProbe", readiness),
-                        ("startupProbe", "/healthz")):
+    # A gateway pod is ready on its own (its /readyz aggregates every service),
+    # and says so on its internal port only.
+    readiness = ("/readyz/self", DEFAULT_INTERNAL_PORT) if component == "gateway" else ("/readyz", port)
+    for probe, (path, probed_port) in (("livenessProbe", ("/healthz", port)), ("readinessProbe", readiness),
+                                       ("startupProbe", ("/healthz", port))):
         http = container[probe]["httpGet"]
         assert http["path"] == path, probe
-        assert _port_number(container, http["port"]) == port, probe
+        assert _port_number(container, http["port"]) == probed_port, probe
 
     command = _command(container)
     assert command[:3] == ["gunicorn", "-c", "deploy/gunicorn.conf.py"]
@@ -307,6 +309,28 @@ def test_the_gateway_reaches_every_service_by_its_service_name_and_port():
         assert int(match.group(2)) == services[match.group(1)]["spec"]["ports"][0]["port"]
 
 
+def test_the_gateways_internal_port_is_scraped_and_probed_but_never_exposed():
+    deployment = _by_kind("Deployment")["gateway"]
+    container = _main_container(deployment)
+    assert _env_of(container)["INTERNAL_PORT"] == str(DEFAULT_INTERNAL_PORT)
+    assert DEFAULT_INTERNAL_PORT in [p["containerPort"] for p in container["ports"]]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(DEFAULT_INTERNAL_PORT)
+    assert annotations["prometheus.io/path"] == "/metrics"
+    # Nothing routes to it: the Service (which the ingress uses) has the public port alone.
+    service = _by_kind("Service")["gateway"]
+    assert [_port_number(container, p["targetPort"]) for p in service["spec"]["ports"]] == [DEFAULT_PORTS["gateway"]]
+    for ingress in _by_kind("Ingress").values():
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                port = path["backend"]["service"]["port"]
+                assert port in ({"name": "http"}, {"number": DEFAULT_PORTS["gateway"]}), port
+    # Every other component keeps its metrics on its own port, which only the cluster reaches.
+    for name in SERVICES:
+        template = _by_kind("Deployment")[name]["spec"]["template"]["metadata"]
+        assert template["annotations"]["prometheus.io/port"] == str(DEFAULT_PORTS[name])
+
+
 def test_jwks_url_points_at_identity():
     common = _by_kind("ConfigMap")["sferum-common"]["data"]
     port = _by_kind("Service")["identity"]["spec"]["ports"][0]["port"]
@@ -350,7 +374,9 @@ def _env_of(container: dict) -> dict[str, object]:
         assert (kind, name) in sources, f"{kind} {name} is not defined in deploy/k8s"
         env.update(sources[(kind, name)])
     for item in container.get("env", []):
-        if "valueFrom" in item:
+        if "valueFrom" in item and "fieldRef" in item["valueFrom"]:
+            env[item["name"]] = f"fieldRef:{item['valueFrom']['fieldRef']['fieldPath']}"  # the downward API
+        elif "valueFrom" in item:
             source = item["valueFrom"]
             kind, key = ("ConfigMap", "configMapKeyRef") if "configMapKeyRef" in source else ("Secret", "secretKeyRef")
             ref = source[key]
@@ -369,9 +395,24 @@ def _k8s_containers():
             yield deployment["metadata"]["name"], container
 
 
+PLATFORM_IMAGE = "sferum-platform"
+JANUS_DIR = DEPLOY / "janus"
+JANUS_ENTRYPOINT = (JANUS_DIR / "entrypoint.sh").read_text()
+
+
+def _read_by(container: dict) -> set[str]:
+    """What reads a container's environment: the platform's code, Janus's
+    entrypoint, or coturn's own arguments ($(NAME), expanded by Kubernetes)."""
+    if container["image"] == PLATFORM_IMAGE:
+        return KNOWN_NAMES
+    if container["image"] == "sferum-janus":
+        return set(re.findall(r"\$\{?([A-Z][A-Z0-9_]*)", JANUS_ENTRYPOINT))
+    return set(re.findall(r"\$\(([A-Z][A-Z0-9_]*)\)", " ".join(_command(container))))
+
+
 def test_every_variable_the_manifests_set_is_read_by_the_code():
     for deployment, container in _k8s_containers():
-        unknown = set(_env_of(container)) - KNOWN_NAMES
+        unknown = set(_env_of(container)) - _read_by(container)
         assert not unknown, f"{deployment}/{container['name']} sets variables no code reads: {unknown}"
 
 
@@ -458,9 +499,11 @@ def test_compose_runs_every_component_after_healthy_rabbitmq_and_postgres(compon
     assert spec["command"][:3] == ["gunicorn", "-c", "deploy/gunicorn.conf.py"]
     env = _compose_env(spec)
     assert env["PORT"] == str(DEFAULT_PORTS[component])
-    assert str(DEFAULT_PORTS[component]) in " ".join(spec["healthcheck"]["test"])
-    assert "/readyz" in " ".join(spec["healthcheck"]["test"])
+    checked = str(DEFAULT_INTERNAL_PORT if component == "gateway" else DEFAULT_PORTS[component])
+    assert f"127.0.0.1:{checked}/readyz" in " ".join(spec["healthcheck"]["test"])
     if component == "gateway":
+        assert env["INTERNAL_PORT"] == str(DEFAULT_INTERNAL_PORT)
+        assert not any(str(DEFAULT_INTERNAL_PORT) in str(published) for published in spec["ports"])
         assert env["GUNICORN_WORKER_CLASS"] == "gevent"
         for name in SERVICES:
             assert depends[name]["condition"] == "service_healthy"
@@ -499,3 +542,126 @@ def test_dockerfile_sets_only_known_variables_and_runs_as_non_root():
             assert name in CODE_READS or name.startswith(("PYTHON", "PIP_")), name
     for copied in re.findall(r"^COPY\s+(?!--from)(\S+)", text, re.M):
         assert (ROOT / copied).exists(), copied
+
+
+# --- calls, Janus and coturn ---------------------------------------------------------
+
+SHARED_WITH_JANUS = ("JANUS_API_SECRET", "JANUS_ADMIN_KEY", "JANUS_EVENTS_SECRET")
+
+
+def _source(container: dict, name: str):
+    """Where a container's variable comes from: (kind, object, key), or its value."""
+    for item in container.get("env", []):
+        if item["name"] == name:
+            if "valueFrom" not in item or "fieldRef" in item["valueFrom"]:
+                return item.get("value")
+            source = item["valueFrom"]
+            kind, key = ("ConfigMap", "configMapKeyRef") if "configMapKeyRef" in source else ("Secret", "secretKeyRef")
+            return kind, source[key]["name"], source[key]["key"]
+    sources = _config_sources()
+    for ref in reversed(container.get("envFrom", [])):
+        kind, key = ("ConfigMap", "configMapRef") if "configMapRef" in ref else ("Secret", "secretRef")
+        if name in sources[(kind, ref[key]["name"])]:
+            return kind, ref[key]["name"], name
+    return None
+
+
+def test_calls_janus_and_coturn_share_their_secrets_from_one_secret():
+    calls = _main_container(_by_kind("Deployment")["calls"])
+    janus = _main_container(_by_kind("Deployment")["janus"])
+    coturn = _main_container(_by_kind("Deployment")["coturn"])
+    for name in SHARED_WITH_JANUS:
+        assert _source(calls, name) == _source(janus, name) == ("Secret", "sferum-calls-secrets", name), name
+    assert _source(calls, "TURN_SECRET") == _source(coturn, "TURN_SECRET") == ("Secret", "sferum-calls-secrets",
+                                                                                "TURN_SECRET")
+    assert "--use-auth-secret" in _command(coturn) and "--static-auth-secret=$(TURN_SECRET)" in _command(coturn)
+    assert not [arg for arg in _command(coturn) if arg.startswith(("--user", "--lt-cred-mech"))]
+
+
+def test_calls_reaches_janus_and_janus_reaches_the_calls_events_path():
+    from services.calls.app import JANUS_EVENTS_PATH
+    from services.calls.config import CallsConfig
+    from services.common.config import Settings
+
+    calls_env = _env_of(_main_container(_by_kind("Deployment")["calls"]))
+    janus_env = _env_of(_main_container(_by_kind("Deployment")["janus"]))
+    services = _by_kind("Service")
+    assert calls_env["JANUS_URL"] == f"http://janus:{services['janus']['spec']['ports'][0]['port']}/janus"
+    assert janus_env["JANUS_EVENTS_URL"] == \
+        f"http://calls:{services['calls']['spec']['ports'][0]['port']}{JANUS_EVENTS_PATH}"
+    # The settings are ones the calls service accepts, and say it runs through Janus.
+    config = CallsConfig.from_settings(Settings.from_env("calls", {k: str(v) for k, v in calls_env.items()}))
+    assert config.sfu and config.turn_urls
+    assert config.janus_keepalive < int(janus_env["JANUS_SESSION_TIMEOUT"])
+    janus = _by_kind("Deployment")["janus"]
+    assert janus["spec"]["replicas"] == 1 and janus["spec"]["strategy"]["type"] == "Recreate"
+    probe = _main_container(janus)["readinessProbe"]["httpGet"]
+    assert probe["path"] == "/janus/info"
+
+
+def test_janus_templates_are_filled_by_the_entrypoint_and_load_only_what_calls_use():
+    exported = set(re.findall(r"\$([A-Z][A-Z0-9_]*)", JANUS_ENTRYPOINT.split("vars=", 1)[1].split("for template", 1)[0]))
+    for template in JANUS_DIR.glob("*.jcfg"):
+        used = set(re.findall(r"\$\{([A-Z][A-Z0-9_]*)\}", template.read_text()))
+        assert used <= exported, (template.name, used - exported)
+    linked = re.findall(r'ln -s "\$lib/\w+/(\S+\.so)"', JANUS_ENTRYPOINT)
+    assert sorted(linked) == ["libjanus_http.so", "libjanus_sampleevh.so", "libjanus_videoroom.so"]
+    videoroom = (JANUS_DIR / "janus.plugin.videoroom.jcfg").read_text()
+    assert "string_ids = true" in videoroom and "admin_key" in videoroom
+    events = (JANUS_DIR / "janus.eventhandler.sampleevh.jcfg").read_text()
+    assert 'backend_user = "janus"' in events and "backend_pwd" in events
+
+
+def test_compose_wires_calls_to_janus_and_coturn():
+    from services.calls.app import JANUS_EVENTS_PATH
+
+    services = COMPOSE["services"]
+    calls, janus = _compose_env(services["calls"]), _compose_env(services["janus"])
+    assert calls["JANUS_URL"] == "http://janus:8088/janus"
+    assert janus["JANUS_EVENTS_URL"] == f"http://calls:{DEFAULT_PORTS['calls']}{JANUS_EVENTS_PATH}"
+    for name in SHARED_WITH_JANUS:
+        assert calls[name] == janus[name], name
+    static = [arg for arg in services["coturn"]["command"] if arg.startswith("--static-auth-secret=")]
+    assert static == [f"--static-auth-secret={calls['TURN_SECRET']}"]
+    assert _compose_env(services["migrate-calls"])["JANUS_URL"] == calls["JANUS_URL"]
+
+
+# --- the broker and the databases: the operators' clusters ---------------------------
+
+def test_the_broker_is_a_three_node_cluster_that_every_component_names_node_by_node():
+    from kombu import Connection
+
+    from services.common.bus import broker_urls
+
+    cluster = _by_kind("RabbitmqCluster")["rabbitmq"]
+    assert cluster["apiVersion"] == "rabbitmq.com/v1beta1" and cluster["spec"]["replicas"] == 3
+    # The operator names the pods <cluster>-server-<n>, each in the headless Service <cluster>-nodes.
+    nodes = {f"rabbitmq-server-{n}.rabbitmq-nodes" for n in range(3)}
+    for deployment, container in _k8s_containers():
+        url = _env_of(container).get("AMQP_URL")
+        if url is None or container["image"] != PLATFORM_IMAGE:
+            continue
+        urls = broker_urls(str(url))
+        assert {Connection(part).hostname for part in urls} == nodes, deployment
+        assert Connection(str(url)).alt == urls  # kombu's failover takes the same list
+
+
+def test_every_database_is_on_the_cloudnativepg_clusters_primary_with_a_role_of_its_own():
+    from urllib.parse import urlsplit
+
+    cluster = _by_kind("Cluster")["postgres"]
+    assert cluster["apiVersion"] == "postgresql.cnpg.io/v1" and cluster["spec"]["instances"] == 3
+    assert cluster["spec"]["postgresql"]["synchronous"]["number"] >= 1
+    initdb = cluster["spec"]["bootstrap"]["initdb"]
+    owners = {initdb["database"]: initdb["owner"]}
+    owners.update({db["spec"]["name"]: db["spec"]["owner"] for db in _by_kind("Database").values()
+                   if db["spec"]["cluster"]["name"] == "postgres"})
+    passwords = {initdb["owner"]: initdb["secret"]["name"]}
+    passwords.update({role["name"]: role["passwordSecret"]["name"] for role in cluster["spec"]["managed"]["roles"]})
+    secrets = _config_sources()
+    for service in SERVICES:
+        url = urlsplit(str(_env_of(_main_container(_by_kind("Deployment")[service]))["DATABASE_URL"]))
+        database, user = url.path[1:], url.username
+        assert url.hostname == "postgres-rw", service  # the operator's Service of the primary
+        assert owners.get(database) == user, service
+        assert secrets[("Secret", passwords[user])]["username"] == user

@@ -9,19 +9,23 @@ import websocket
 from kombu import Connection, Queue
 from werkzeug.serving import make_server
 
-from gateway.app import GatewayConfig, create_app
+from gateway.app import GatewayConfig, create_app, stop
 from gateway.backends import HttpBackend, _still_open
+from gateway.internal import DEFAULT_INTERNAL_PORT
 from gateway.realtime import Subscriber
 from gateway.routes import resolve
 from services.common.bus import events_exchange
 from services.common.config import SERVICES
-from services.common.testing.helpers import Api, assert_error, phone, wait_for
+from devkit.helpers import Api, assert_error, phone, wait_for
+
+
+INTERNAL = f"http://localhost:{DEFAULT_INTERNAL_PORT}"
 
 
 def test_health_readiness_docs_and_sign_in(embedded):
     api = embedded.api
     assert api.get("/healthz").json["status"] == "ok"
-    ready = api.get("/readyz")
+    ready = Api(embedded.gateway.test_client(), base_url=INTERNAL).get("/readyz")
     assert ready.status_code == 200
     assert ready.json["services"] == {name: "ok" for name in SERVICES}
     spec = api.get("/api/openapi.json").json
@@ -58,8 +62,14 @@ def test_unknown_paths_and_methods(embedded):
     assert_error(embedded.api.get("/no-such-thing"), 404)
     assert_error(embedded.api.get("/nothing/here", token="x"), 404)
     token = embedded.api.sign_in(phone(3))["access_token"]
-    assert_error(embedded.api.delete("/me", token=token), 405)
-    assert_error(embedded.api.get("/api/v1/stream"), 426, "upgrade_required")
+    assert_error(embedded.api.put("/me", {}, token=token), 405)
+    # The service names what the resource takes, whatever the method asked.
+    for method in ("GET", "TRACE", "PROPFIND"):
+        refused = embedded.api.request(method, "/auth/otp")
+        assert_error(refused, 405)
+        assert set(refused.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
+    assert_error(embedded.api.get("/api/v1/stream"), 401)
+    assert_error(embedded.api.get("/api/v1/stream", token=token), 426, "upgrade_required")
 
 
 def test_request_id_is_assigned_forwarded_and_carried_into_events(embedded):
@@ -99,7 +109,7 @@ def test_rate_limits_answer_429_with_retry_after(embedded):
     response = api.get("/.well-known/jwks.json")
     assert_error(response, 429, "rate_limited")
     assert int(response.headers["Retry-After"]) >= 1
-    gateway.extensions["sferum.gateway"]["hub"].stop()
+    stop(gateway)
 
 
 def test_a_service_that_is_down_gives_503_and_not_ready():
@@ -108,16 +118,17 @@ def test_a_service_that_is_down_gives_503_and_not_ready():
     api = Api(gateway.test_client())
     response = api.post("/auth/otp", {"phone": phone(5)})
     assert_error(response, 503, "service_unavailable")
-    ready = api.get("/readyz")
+    internal = Api(gateway.test_client(), base_url=INTERNAL)
+    ready = internal.get("/readyz")
     assert ready.status_code == 503
     assert set(ready.json["services"]) == set(SERVICES)
     assert all(state == "unreachable" for state in ready.json["services"].values())
     spec = api.get("/api/openapi.json").json
     assert sorted(spec["x-unavailable-services"]) == sorted(SERVICES)
     # The gateway itself stays in the load balancer: its own readiness is its realtime feed.
-    wait_for(lambda: api.get("/readyz/self").status_code == 200, message="the gateway's own readiness")
-    assert api.get("/readyz/self").json == {"status": "ok", "realtime": "ok"}
-    gateway.extensions["sferum.gateway"]["hub"].stop()
+    wait_for(lambda: internal.get("/readyz/self").status_code == 200, message="the gateway's own readiness")
+    assert internal.get("/readyz/self").json == {"status": "ok", "realtime": "ok"}
+    stop(gateway)
 
 
 @pytest.mark.parametrize("path,method,expected", [
@@ -125,6 +136,12 @@ def test_a_service_that_is_down_gives_503_and_not_ready():
     ("auth/logout", "POST", ("identity", False)),
     ("me", "GET", ("identity", False)),
     ("me/orgs", "GET", ("orgstructure", False)),
+    ("me/applications", "GET", ("orgstructure", False)),
+    ("support", "GET", ("orgstructure", True)),
+    ("support", "POST", ("orgstructure", False)),
+    ("applications/a1/document", "GET", ("orgstructure", False)),
+    ("orgs/o1/units/u1/teachers/t1", "DELETE", ("orgstructure", False)),
+    ("orgs/o1/rollover", "POST", ("orgstructure", False)),
     ("me/chat-invitations", "GET", ("messaging", False)),
     ("orgs/o1/verifications", "GET", ("identity", False)),
     ("orgs/o1/moderation-log", "GET", ("moderation", False)),
@@ -138,6 +155,15 @@ def test_a_service_that_is_down_gives_503_and_not_ready():
     ("messages/m1/removal", "POST", ("moderation", False)),
     ("messages/m1", "PATCH", ("messaging", False)),
     ("unblock-requests/r1/objections", "POST", ("moderation", False)),
+    ("blocks/b1/appeals", "POST", ("moderation", False)),
+    ("appeals/a1/decision", "POST", ("moderation", False)),
+    ("orgs/o1/appeals", "GET", ("moderation", False)),
+    ("orgs/o1/reports", "GET", ("moderation", False)),
+    ("me/blocks", "GET", ("moderation", False)),
+    ("me/violations", "GET", ("moderation", False)),
+    ("me/reports", "GET", ("moderation", False)),
+    ("chats/c1/moderators", "POST", ("messaging", False)),
+    ("chats/c1/moderators/u1", "DELETE", ("messaging", False)),
     ("calls/c1/join", "POST", ("calls", False)),
 ])
 def test_route_table(path, method, expected):
@@ -348,8 +374,8 @@ def test_small_requests_are_written_by_hand_on_kept_alive_connections():
 
 def test_what_the_gateway_forwards_refuses_and_counts():
     """The service hears the client's own headers and the gateway's word on who
-    asked; bodies over the limit and unknown methods stop at the gateway, in
-    the JSON error format, and every answer is counted."""
+    asked; bodies over the limit stop at the gateway, in the JSON error format,
+    and every answer is counted (methods HTTP does not name as "other")."""
     service = ScriptedService()
     backends = {name: HttpBackend(f"http://127.0.0.1:{service.port}") for name in SERVICES}
     gateway = create_app(GatewayConfig(backends=backends, max_body_bytes=1024))
@@ -373,15 +399,17 @@ def test_what_the_gateway_forwards_refuses_and_counts():
         too_large = api.request("POST", "/auth/otp", data=b"x" * 1025, headers={"Content-Type": "application/json"})
         assert_error(too_large, 413, "payload_too_large")
         assert too_large.headers["X-Request-ID"]
-        assert_error(api.request("PROPFIND", "/auth/otp"), 405, "method_not_allowed")
         assert len(service.seen) == requests_before
+        # Which methods a resource takes is the service's to say (405 with Allow): any method goes on.
+        assert api.request("PROPFIND", "/auth/otp").status_code == 200
+        assert service.seen[-1][1] == b"PROPFIND /api/v1/auth/otp HTTP/1.1"
 
-        counted = client.get("/metrics").get_data(as_text=True)
-        for status in ("200", "405", "413"):
-            assert (f'http_requests_total{{method="{"PROPFIND" if status == "405" else "POST"}",'
+        counted = client.get("/metrics", base_url=INTERNAL).get_data(as_text=True)
+        for method, status in (("POST", "200"), ("POST", "413"), ("other", "200")):
+            assert (f'http_requests_total{{method="{method}",'
                     f'route="/api/v1/<path:path>",service="gateway",status="{status}"}} 1.0') in counted, status
     finally:
-        gateway.extensions["sferum.gateway"]["hub"].stop()
+        stop(gateway)
         service.close()
 
 

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.common.clock import utcnow
 from services.common.config import Settings
-from services.common.testing.helpers import Api, assert_error, dev_env, phone, reset_memory_bus
+from devkit.helpers import Api, assert_error, dev_env, phone, reset_memory_bus
 from services.common.wsgi import build
 from services.identity import models
 
@@ -35,7 +35,7 @@ def wrong(code):
 
 
 def test_phone_sign_in_creates_the_user_once(tmp_path):
-    _, api = make_identity(tmp_path, OTP_RESEND_COOLDOWN=0)
+    app, api = make_identity(tmp_path, OTP_RESEND_COOLDOWN=0)
     first = api.sign_in(phone(1))
     assert first["token_type"] == "Bearer" and first["expires_in"] == 900
     assert set(first["user"]) == {"id", "display_name"}
@@ -44,13 +44,14 @@ def test_phone_sign_in_creates_the_user_once(tmp_path):
     again = api.post("/auth/token", {"phone": "8 900 000-00-01", "code": code})
     assert again.status_code == 200
     assert again.json["user"]["id"] == first["user"]["id"]
-    assert models.User.select().count() == 1
+    with app.extensions["sferum"].connection():
+        assert models.User.select().count() == 1
 
 
 def test_codes_are_stored_hashed(api, identity_app):
     api.post("/auth/otp", {"phone": phone(2)})
     code = latest_code(api, phone(2))
-    with models.db.connection_context():
+    with identity_app.extensions["sferum"].connection():
         row = models.LoginCode.get(models.LoginCode.destination == phone(2))
     assert code not in row.code_hash and len(row.code_hash) == 64
 
@@ -66,10 +67,10 @@ def test_six_wrong_codes_kill_the_code(api):
     assert_error(api.post("/auth/token", {"phone": phone(3), "code": code}), 400, "invalid_code")
 
 
-def test_expired_code_is_refused(api):
+def test_expired_code_is_refused(api, identity_app):
     api.post("/auth/otp", {"phone": phone(4)})
     code = latest_code(api, phone(4))
-    with models.db.connection_context():
+    with identity_app.extensions["sferum"].connection():
         models.LoginCode.update(expires_at=utcnow() - timedelta(seconds=1)).execute()
     assert_error(api.post("/auth/token", {"phone": phone(4), "code": code}), 400, "invalid_code")
 
@@ -166,14 +167,14 @@ def forged(claims_update=None, header_update=None, key=None, alg="RS256", drop=(
     return jwt.encode(claims, key, algorithm=alg, headers=header_update)
 
 
-def resign(api, token, **claims_update):
+def resign(identity_app, token, **claims_update):
     """The same token's claims, changed and signed again with identity's real key."""
     from services.identity.models import SigningKey
     from cryptography.hazmat.primitives import serialization
 
     claims = jwt.decode(token, options={"verify_signature": False})
     claims.update(claims_update)
-    with models.db.connection_context():
+    with identity_app.extensions["sferum"].connection():
         stored = SigningKey.select().first()
     key = serialization.load_pem_private_key(stored.private_pem.encode(),
                                              password=b"test-secret-key-for-tests-only")
@@ -200,7 +201,7 @@ def public_key_as_hmac_secret(api, token, kid):
     return signed + "." + part(hmac.new(pem, signed.encode(), hashlib.sha256).digest())
 
 
-def test_bad_access_tokens_are_refused(api):
+def test_bad_access_tokens_are_refused(api, identity_app):
     tokens = api.sign_in(phone(14))
     good = tokens["access_token"]
     assert api.get("/me", token=good).status_code == 200
@@ -212,10 +213,10 @@ def test_bad_access_tokens_are_refused(api):
         "alg none": f"{none_header}.{payload}.",
         "another key, same kid": forged({"sub": tokens["user"]["id"]}, {"kid": kid}),
         "HS256 with the public key": public_key_as_hmac_secret(api, good, kid),
-        "wrong audience": resign(api, good, aud="another-platform"),
-        "wrong issuer": resign(api, good, iss="someone-else"),
-        "expired": resign(api, good, exp=int(time.time()) - 120, iat=int(time.time()) - 1200),
-        "not an access token": resign(api, good, typ="refresh"),
+        "wrong audience": resign(identity_app, good, aud="another-platform"),
+        "wrong issuer": resign(identity_app, good, iss="someone-else"),
+        "expired": resign(identity_app, good, exp=int(time.time()) - 120, iat=int(time.time()) - 1200),
+        "not an access token": resign(identity_app, good, typ="refresh"),
         "refresh token as access token": tokens["refresh_token"],
         "garbage": "not-a-token",
         "tampered payload": f"{header}.{payload[:-4]}AAAA.{good.split('.')[2]}",
@@ -241,7 +242,7 @@ def test_rename_publishes_user_updated(api, identity_app):
     response = api.patch("/me", {"display_name": "  Анна Петровна  "}, token=tokens["access_token"])
     assert response.status_code == 200 and response.json["display_name"] == "Анна Петровна"
     runtime = identity_app.extensions["sferum"]
-    with runtime.db.connection_context():
+    with runtime.connection():
         bodies = [json.loads(row.body) for row in runtime.kit.Outbox.select()]
     types = [body["type"] for body in bodies]
     assert types == ["identity.user.registered", "identity.user.updated"]
@@ -298,7 +299,7 @@ def test_key_rotation_keeps_old_tokens_valid_until_retired(tmp_path):
     from services.identity import signing_keys
 
     old = api.sign_in(phone(20))["access_token"]
-    with models.db.connection_context():
+    with app.extensions["sferum"].connection():
         signing_keys.rotate("test-secret-key-for-tests-only", grace_seconds=3600)
     app.extensions["identity"].tokens.signer.reload_every = 0
     new = api.sign_in(phone(21))["access_token"]
@@ -307,7 +308,7 @@ def test_key_rotation_keeps_old_tokens_valid_until_retired(tmp_path):
     assert len(kids) == 2
     assert api.get("/me", token=old).status_code == 200
     assert api.get("/me", token=new).status_code == 200
-    with models.db.connection_context():
+    with app.extensions["sferum"].connection():
         models.SigningKey.update(retire_after=utcnow() - timedelta(seconds=1)).where(
             models.SigningKey.kid != kids[0]).execute()
     assert [key["kid"] for key in api.get("/.well-known/jwks.json").json["keys"]] == kids[:1]
@@ -333,3 +334,14 @@ def test_production_refuses_console_providers_and_missing_secret(tmp_path):
     # The services that never sign or hash with it start without it.
     assert Settings.from_env("messaging", env).secret_key == ""
     assert build("calls", Settings.from_env("calls", env)).name == "sferum.calls"
+
+
+def test_a_code_at_the_failure_limit_is_refused_even_when_right(tmp_path):
+    """A code whose failures reached the limit (here: the limit was lowered
+    after it was sent) is never checked again."""
+    app, api = make_identity(tmp_path, OTP_MAX_ATTEMPTS=5)
+    api.post("/auth/otp", {"phone": phone(22)})
+    code = latest_code(api, phone(22))
+    with app.extensions["sferum"].connection():
+        models.LoginCode.update(failed_attempts=5).execute()
+    assert_error(api.post("/auth/token", {"phone": phone(22), "code": code}), 400, "invalid_code")

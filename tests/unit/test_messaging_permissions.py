@@ -7,8 +7,9 @@ The rules as the implementation states them: a chat exists for its active
 members only (404 for everyone else, the school's admin included); group
 chats and channels are created by the staff of the organisation; a chat's
 settings and join links are for its moderators; channels are written by
-their moderators; a message is edited by its author and deleted by its
-author or a moderator; a poll is closed by its author or a moderator; a file
+their moderators; a message is edited and deleted by its author only (a
+moderator removes others' messages through moderation, citing a rule); a
+poll is closed by its author or a moderator; a file
 is downloaded by its uploader and by the active members of a chat with a
 (not deleted) message carrying it; a student talks one-to-one only with the
 staff and with their own parents.
@@ -25,9 +26,10 @@ from typing import Callable
 
 import pytest
 from support.chats import accept, created, file_part, invitation_id, invitations, join_official, upload
+from support.moderation import remove
 from support.school import Person, School, create_region
 
-from services.common.testing.helpers import assert_error, wait_for
+from devkit.helpers import assert_error, wait_for
 
 ROLES = ("admin", "director", "class_head", "teacher", "student", "parent", "nobody", "outsider")
 SCHOOL_ROLES = ROLES[:6]
@@ -87,6 +89,7 @@ class World:
                                           token=b.admin.token))
         self.b_poll = created(api.post(f"/chats/{self.b_group}/polls", {"question": "Когда?", "options": ["Пн", "Вт"]},
                                        token=b.admin.token))
+        self.uploads = {}  # the teacher's uploads, one for each case about them
 
     def group_chat(self, creator, members, title: str, org_id: str | None = None) -> str:
         api = self.api
@@ -232,6 +235,30 @@ def a_file() -> dict:
     return file_part(b"%PDF-1.4 homework", "homework.pdf")
 
 
+LESSON = (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 1000)[:1000]
+
+
+def the_teachers_upload(action: str) -> Callable[[World], Call]:
+    """One upload of the teacher's for the case (every role's call is about the
+    same one: the refused change nothing, the teacher's own call succeeds)."""
+    def build(w: World) -> Call:
+        if action not in w.uploads:
+            upload = created(w.api.post("/uploads", {"name": "урок.mp4", "size": len(LESSON)},
+                                        token=w.a.teacher.token))["id"]
+            if action == "complete":
+                assert w.api.request("PUT", f"/uploads/{upload}/parts/1", w.a.teacher.token, data=LESSON,
+                                     headers={"Content-Type": "application/octet-stream"}).status_code == 200
+            state = lambda: w.api.get(f"/uploads/{upload}", token=w.a.teacher.token).json  # noqa: E731
+            w.uploads[action] = {
+                "see": Call("GET", f"/uploads/{upload}", witness=state),
+                "send a part": Call("PUT", f"/uploads/{upload}/parts/1", {
+                    "data": LESSON, "headers": {"Content-Type": "application/octet-stream"}}, witness=state),
+                "complete": Call("POST", f"/uploads/{upload}/complete", witness=state),
+                "cancel": Call("DELETE", f"/uploads/{upload}", witness=state)}[action]
+        return w.uploads[action]
+    return build
+
+
 CASES = [
     ("list my chats", by_role(200), lambda w: Call("GET", "/chats")),
     ("create a group chat", by_role(404, admin=201, director=201, class_head=201, teacher=201, student=403,
@@ -265,7 +292,7 @@ CASES = [
     ("read the history", group_members(200), lambda w: Call("GET", f"/chats/{w.group}/messages")),
     ("edit a message", group_members(403, student=200),
      lambda w: Call("PATCH", f"/messages/{w.student_message()}", {"json": {"text": "исправлено"}})),
-    ("delete a message", group_members(403, student=204, class_head=204),
+    ("delete a message", group_members(403, student=204, class_head=(403, "removal_requires_rule")),
      lambda w: Call("DELETE", f"/messages/{w.student_message()}")),
     ("mark as read", group_members(200),
      lambda w: Call("POST", f"/chats/{w.group}/read", {"json": {"message_id": w.message["id"]}})),
@@ -282,6 +309,22 @@ CASES = [
     ("vote", group_members(200), lambda w: Call("POST", f"/polls/{w.poll['id']}/votes", {
         "json": {"option_ids": [w.poll["options"][0]["id"]]}})),
     ("close a poll", group_members(403, student=200, class_head=200), a_fresh_student_poll),
+    ("list a chat's files", group_members(200), lambda w: Call("GET", f"/chats/{w.group}/files")),
+    ("start an upload", by_role(201), lambda w: Call("POST", "/uploads", {"json": {"name": "урок.mp4", "size": 1000}})),
+    ("see an upload", by_role(404, teacher=200), the_teachers_upload("see")),
+    ("send a part", by_role(404, teacher=200), the_teachers_upload("send a part")),
+    ("complete an upload", by_role(404, teacher=201), the_teachers_upload("complete")),
+    ("cancel an upload", by_role(404, teacher=204), the_teachers_upload("cancel")),
+    ("count a post's reads", channel_members(403, admin=200),
+     lambda w: Call("GET", f"/messages/{w.channel_message['id']}/reads")),
+    ("count a group message's reads", group_members((422, "not_a_channel")),
+     lambda w: Call("GET", f"/messages/{w.message['id']}/reads")),
+    ("make a chat for a class", by_role(404, admin=201, director=201, class_head=201,
+                                        teacher=(403, "not_teaching_this_class"), student=403, parent=403),
+     lambda w: Call("POST", "/chats", {"json": {"org_id": w.a.org_id, "kind": "group", "title": "Для 5А",
+                                                "unit_id": w.a.class_a, "audience": "parents"}})),
+    ("make a join link for a class", group_members(403, class_head=201),
+     lambda w: Call("POST", f"/chats/{w.group}/invites", {"json": {"unit_id": w.a.class_a}})),
 ]
 
 
@@ -315,7 +358,8 @@ def test_role_by_endpoint(world, name, expected, build):
 def test_without_signing_in_every_endpoint_answers_401(world):
     w = world
     ids = {"chat": w.group, "message": w.message["id"], "poll": w.poll["id"], "file": w.file["id"],
-           "link": w.link["id"], "token": w.link["token"], "invitation": w.pending_invitation}
+           "link": w.link["id"], "token": w.link["token"], "invitation": w.pending_invitation,
+           "upload": created(w.api.post("/uploads", {"name": "урок.mp4", "size": 10}, token=w.a.teacher.token))["id"]}
     calls = [("GET", "/chats"), ("POST", "/chats"), ("GET", "/chats/{chat}"), ("PATCH", "/chats/{chat}"),
              ("GET", "/chats/{chat}/members"), ("DELETE", "/chats/{chat}/members/me"),
              ("GET", "/me/chat-invitations"), ("POST", "/chat-invitations/{invitation}/accept"),
@@ -325,7 +369,9 @@ def test_without_signing_in_every_endpoint_answers_401(world):
              ("GET", "/chats/{chat}/messages"), ("PATCH", "/messages/{message}"), ("DELETE", "/messages/{message}"),
              ("POST", "/chats/{chat}/read"), ("POST", "/files"), ("GET", "/files/{file}"),
              ("POST", "/chats/{chat}/polls"), ("GET", "/polls/{poll}"), ("POST", "/polls/{poll}/votes"),
-             ("POST", "/polls/{poll}/close")]
+             ("POST", "/polls/{poll}/close"), ("GET", "/chats/{chat}/files"), ("GET", "/messages/{message}/reads"),
+             ("POST", "/uploads"), ("GET", "/uploads/{upload}"), ("PUT", "/uploads/{upload}/parts/1"),
+             ("POST", "/uploads/{upload}/complete"), ("DELETE", "/uploads/{upload}")]
     before = group_state(w)
     for method, path in calls:
         assert_error(w.api.request(method, path.format(**ids), json={}), 401, "unauthorized")
@@ -409,14 +455,26 @@ def test_an_anonymous_poll_shows_counts_and_hides_voters_from_everyone(world):
         assert shown["my_option_ids"] == ([poll["options"][0]["id"]] if role in ("student", "parent") else []), role
 
 
-def test_a_poll_removed_by_a_moderator_is_gone(world):
+def test_a_poll_deleted_by_its_author_is_gone(world):
     w, api, a = world, world.api, world.a
     poll = created(api.post(f"/chats/{w.group}/polls", {"question": "Спам?", "options": ["Да", "Нет"]},
                             token=a.student.token))
-    assert api.delete(f"/messages/{poll['message_id']}", token=a.head.token).status_code == 204
+    assert_error(api.delete(f"/messages/{poll['message_id']}", token=a.head.token), 403, "removal_requires_rule")
+    assert api.delete(f"/messages/{poll['message_id']}", token=a.student.token).status_code == 204
     assert_error(api.post(f"/polls/{poll['id']}/votes", {"option_ids": [poll["options"][0]["id"]]},
                           token=a.teacher.token), 404)
     assert_error(api.get(f"/polls/{poll['id']}", token=a.teacher.token), 404)
+
+
+def test_a_poll_removed_by_a_moderator_for_a_rule_is_gone(world):
+    w, api, a = world, world.api, world.a
+    poll = created(api.post(f"/chats/{w.group}/polls", {"question": "Реклама?", "options": ["Да", "Нет"]},
+                            token=a.student.token))
+    assert remove(api, a.head, poll["message_id"], rule=1).status_code == 201
+    wait_for(lambda: api.get(f"/polls/{poll['id']}", token=a.teacher.token).status_code == 404,
+             message="the removed poll gone")
+    assert_error(api.post(f"/polls/{poll['id']}/votes", {"option_ids": [poll["options"][0]["id"]]},
+                          token=a.teacher.token), 404)
 
 
 def test_a_link_for_some_roles_refuses_the_others(world):
@@ -449,10 +507,11 @@ def test_the_official_class_chat_is_for_its_class(world):
     posted = created(api.post(f"/chats/{chat_id}/messages", {"text": "Здравствуйте!"}, token=a.student.token))
     assert_error(api.patch(f"/chats/{chat_id}", {"rules": ["Мои правила"]}, token=a.student.token), 403)
     assert_error(api.post(f"/chats/{chat_id}/invites", {}, token=a.student.token), 403)
-    # The platform names official chats; the moderator changes the rules and removes messages.
+    # The platform names official chats; the moderator changes the rules, and
+    # removes messages only through moderation, citing a rule.
     assert_error(api.patch(f"/chats/{chat_id}", {"title": "Лучший класс"}, token=a.head.token), 422, "title_fixed")
     assert api.patch(f"/chats/{chat_id}", {"rules": ["Без спама."]}, token=a.head.token).json["rules_version"] == 2
-    assert api.delete(f"/messages/{posted['id']}", token=a.head.token).status_code == 204
+    assert_error(api.delete(f"/messages/{posted['id']}", token=a.head.token), 403, "removal_requires_rule")
 
 
 # Direct chats: (who starts, with whom, expected).
@@ -525,6 +584,10 @@ def a_ids_in_a(w: World) -> list[tuple[str, str, dict | None]]:
         ("POST", "/chats", {"org_id": w.a.org_id, "kind": "group", "title": "захват",
                             "invite_user_ids": [w.a.student.id]}),
         ("POST", "/chats", {"org_id": w.a.org_id, "kind": "direct", "user_id": w.a.student.id}),
+        ("POST", "/chats", {"org_id": w.a.org_id, "kind": "group", "title": "захват", "unit_id": w.a.class_a,
+                            "audience": "both"}),
+        ("GET", f"/chats/{g}/files", None), ("GET", f"/messages/{w.channel_message['id']}/reads", None),
+        ("GET", f"/messages/{m}/reads", None), ("POST", f"/chats/{g}/invites", {"unit_id": w.a.class_a}),
     ]
 
 
@@ -546,6 +609,9 @@ def a_ids_in_b(w: World, intruder: str) -> list[tuple[str, str, dict | None, int
         ("POST", f"/chats/{w.b_group}/read", {"message_id": w.message["id"]}, 422),
         ("POST", f"/polls/{w.b_poll['id']}/votes", {"option_ids": [w.poll["options"][0]["id"]]}, 422),
         ("DELETE", f"/chats/{w.b_group}/invites/{w.link['id']}", None, 403 if student else 404),
+        ("POST", "/chats", {"org_id": b, "kind": "group", "title": "x", "unit_id": w.a.class_a, "audience": "both"},
+         403 if student else 422),
+        ("POST", f"/chats/{w.b_group}/invites", {"unit_id": w.a.class_a}, 403 if student else 422),
     ]
 
 

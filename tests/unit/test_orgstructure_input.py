@@ -4,7 +4,7 @@ import io
 import pytest
 from support.school import School, create_region
 
-from services.common.testing.helpers import assert_error, wait_for
+from devkit.helpers import assert_error, wait_for
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from services.common.config import Settings
-from services.common.testing.helpers import Api, assert_error, dev_env, phone, reset_memory_bus
+from devkit.helpers import Api, assert_error, dev_env, phone, reset_memory_bus
 from services.common.wsgi import build
-from services.distributed import free_port
+from devkit.distributed import free_port
 from services.identity import models
 
 
@@ -62,12 +62,12 @@ def production_identity(tmp_path, **env):
     environment.pop("SFERUM_DEV")
     app = build("identity", Settings.from_env("identity", environment))
     app.extensions["sferum"].migrate()
-    return Api(app.test_client())
+    return app, Api(app.test_client())
 
 
 def test_email_codes_go_out_over_smtp(tmp_path, smtp_server, sms_gateway):
     controller, inbox = smtp_server
-    api = production_identity(tmp_path, MAIL_PROVIDER="smtp", SMTP_HOST="127.0.0.1",
+    app, api = production_identity(tmp_path, MAIL_PROVIDER="smtp", SMTP_HOST="127.0.0.1",
                               SMTP_PORT=controller.port, SMTP_FROM="codes@school.example",
                               SMS_PROVIDER="http", SMS_GATEWAY_URL=sms_gateway[0])
     assert api.post("/auth/email-otp", {"email": "mama@example.org"}).status_code == 202
@@ -77,13 +77,13 @@ def test_email_codes_go_out_over_smtp(tmp_path, smtp_server, sms_gateway):
     code = text.split("Сферум: ")[1][:6]
     tokens = api.post("/auth/token", {"email": "mama@example.org", "code": code})
     assert tokens.status_code == 200
-    with models.db.connection_context():
+    with app.extensions["sferum"].connection():
         assert models.DevMessage.select().count() == 0
 
 
 def test_sms_codes_go_to_the_http_gateway(tmp_path, sms_gateway):
     url, gateway = sms_gateway
-    api = production_identity(tmp_path, SMS_PROVIDER="http", SMS_GATEWAY_URL=url,
+    app, api = production_identity(tmp_path, SMS_PROVIDER="http", SMS_GATEWAY_URL=url,
                               SMS_GATEWAY_TOKEN="s3cret", MAIL_PROVIDER="smtp")
     assert api.post("/auth/otp", {"phone": phone(1)}).status_code == 202
     [(authorization, body)] = gateway.received
@@ -95,7 +95,7 @@ def test_sms_codes_go_to_the_http_gateway(tmp_path, sms_gateway):
 def test_a_failed_delivery_is_503_and_does_not_count(tmp_path, sms_gateway):
     url, gateway = sms_gateway
     gateway.status = 500
-    api = production_identity(tmp_path, SMS_PROVIDER="http", SMS_GATEWAY_URL=url, MAIL_PROVIDER="smtp")
+    app, api = production_identity(tmp_path, SMS_PROVIDER="http", SMS_GATEWAY_URL=url, MAIL_PROVIDER="smtp")
     assert_error(api.post("/auth/otp", {"phone": phone(2)}), 503, "delivery_failed")
     gateway.status = 200
     # No cooldown: the failed attempt left no code behind.
@@ -103,7 +103,7 @@ def test_a_failed_delivery_is_503_and_does_not_count(tmp_path, sms_gateway):
 
 
 def test_unreachable_smtp_server_is_503(tmp_path, sms_gateway):
-    api = production_identity(tmp_path, MAIL_PROVIDER="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=free_port(),
+    app, api = production_identity(tmp_path, MAIL_PROVIDER="smtp", SMTP_HOST="127.0.0.1", SMTP_PORT=free_port(),
                               SMS_PROVIDER="http", SMS_GATEWAY_URL=sms_gateway[0])
     assert_error(api.post("/auth/email-otp", {"email": "a@example.org"}), 503, "delivery_failed")
 
