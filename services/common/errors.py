@@ -7,6 +7,7 @@ import logging
 import re
 
 import marshmallow as ma
+import peewee
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -155,6 +156,15 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
         return http_exception_response(error)
+
+    @app.errorhandler(peewee.OperationalError)
+    @app.errorhandler(peewee.InterfaceError)
+    def _database_away(error: peewee.DatabaseError):
+        # The database restarting or out of reach: the client tries again, as
+        # after any 503; the pool replaces the connection that failed.
+        log.warning("database unavailable: %s", error)
+        unavailable = ServiceUnavailable()
+        return error_response(unavailable.status, unavailable.code, unavailable.message, None, unavailable.headers)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
