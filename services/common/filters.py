@@ -98,13 +98,16 @@ def outside_hosts(text: str, allowed: Iterable[str]) -> list[str]:
             if not any(host == own or host.endswith("." + own) for own in allowed)]
 
 
-def is_flooding(times: Sequence[datetime], limit: int, seconds: int) -> bool:
-    """Whether `limit` or more of these messages (one author's, in one chat)
-    fall within `seconds` ending at the newest of them."""
-    if limit < 1 or len(times) < limit:
-        return False
-    newest = max(times)
-    return sum(1 for moment in times if moment >= newest - timedelta(seconds=seconds)) >= limit
+def flood_window(moment: datetime, seconds: int) -> tuple[datetime, datetime]:
+    """The span in which one author's messages in one chat are counted for the
+    message at `moment`: the `seconds` ending at it."""
+    return moment - timedelta(seconds=seconds), moment
+
+
+def is_flooding(in_window: int, limit: int) -> bool:
+    """Whether the author's messages counted in the flood window, this one
+    included, reach the limit."""
+    return in_window >= limit
 
 
 @dataclass(frozen=True)

@@ -8,28 +8,50 @@ from __future__ import annotations
 from datetime import timedelta
 
 from services.common.clock import parse_iso, utcnow
-from services.common.filters import FLOODING, Filters, is_flooding
+from services.common.db import Statement
+from services.common.filters import FLOODING, Filters, flood_window, is_flooding
 from services.common.service import Service
 
 from . import directory, reports
-from .models import Chat, Message, Report
+from .models import Chat, Message, Moderator, OrgMember, Report, db
+
+# Every message of the platform passes here: the statements are written out
+# (services.common.db.Statement), and one query reads all that screening needs.
+_STORE = Statement(db, f"""
+    INSERT INTO {Message._meta.table_name} (message_id, chat_id, org_id, author_id, text, created_at, held)
+    VALUES (%s, %s, %s, %s, %s, %s, %s)
+    ON CONFLICT (message_id) DO UPDATE SET chat_id = excluded.chat_id, org_id = excluded.org_id,
+        author_id = excluded.author_id, text = excluded.text, created_at = excluded.created_at,
+        held = excluded.held""")
+# The chat, whether the author moderates it (while still in its school, as
+# directory.moderates says), and the author's messages in the flood window.
+_SCREENING = Statement(db, f"""
+    SELECT EXISTS (SELECT 1 FROM {Moderator._meta.table_name} d
+                     JOIN {OrgMember._meta.table_name} o ON o.user_id = d.user_id AND o.org_id = c.org_id
+                    WHERE d.chat_id = c.chat_id AND d.user_id = %s AND o.roles <> ''),
+           (SELECT COUNT(*) FROM {Message._meta.table_name} m
+             WHERE m.chat_id = c.chat_id AND m.author_id = %s AND m.created_at >= %s AND m.created_at <= %s)
+      FROM {Chat._meta.table_name} c
+     WHERE c.chat_id = %s""")
 
 
 def message_posted(service: Service, filters: Filters, data: dict) -> None:
     created_at = parse_iso(data["created_at"]) if data.get("created_at") else utcnow()
-    values = {"chat_id": data["chat_id"], "org_id": data["org_id"], "author_id": data["author_id"],
-              "text": data.get("text") or "", "created_at": created_at, "held": bool(data.get("held"))}
-    Message.insert(message_id=data["message_id"], **values).on_conflict(
-        conflict_target=[Message.message_id], update=values).execute()
-    message = Message(message_id=data["message_id"], **values)  # as just stored: no need to read it back
-    chat = Chat.get_or_none(Chat.chat_id == message.chat_id)
-    if chat is None or directory.moderates(chat, message.author_id):
-        return
-    found = dict(data.get("flags") or {}) if message.held else _screen(filters, chat, message)
-    if _flooding(filters, message):
+    message = Message(message_id=data["message_id"], chat_id=data["chat_id"], org_id=data["org_id"],
+                      author_id=data["author_id"], text=data.get("text") or "", created_at=created_at,
+                      held=bool(data.get("held")))
+    _STORE.execute(message.message_id, message.chat_id, message.org_id, message.author_id, message.text,
+                   Message.created_at.db_value(created_at), Message.held.db_value(message.held))
+    since, until = flood_window(created_at, filters.flood_seconds)
+    screening = _SCREENING.execute(message.author_id, message.author_id, Message.created_at.db_value(since),
+                                   Message.created_at.db_value(until), message.chat_id).fetchone()
+    if screening is None or screening[0]:
+        return  # a chat not known yet, or a message of one of its moderators
+    found = dict(data.get("flags") or {}) if message.held else _screen(filters, message)
+    if is_flooding(screening[1], filters.flood_messages) and not _flooding_reported(message):
         found[FLOODING] = [f"{filters.flood_messages} in {filters.flood_seconds} s"]
     if found or message.held:
-        reports.open_by_filter(service, chat, message, found)
+        reports.open_by_filter(service, Chat.get(Chat.chat_id == message.chat_id), message, found)
 
 
 def message_edited(service: Service, filters: Filters, data: dict) -> None:
@@ -42,7 +64,7 @@ def message_edited(service: Service, filters: Filters, data: dict) -> None:
     chat = Chat.get_or_none(Chat.chat_id == message.chat_id)
     if chat is None or directory.moderates(chat, message.author_id):
         return
-    found = _screen(filters, chat, message)
+    found = _screen(filters, message)
     if found and not Report.select().where(Report.message_id == message.message_id, Report.source == "filter",
                                            Report.status == "open").exists():
         reports.open_by_filter(service, chat, message, found)
@@ -53,22 +75,16 @@ def message_deleted(data: dict) -> None:
                                               Message.deleted_at.is_null()).execute()
 
 
-def _screen(filters: Filters, chat: Chat, message: Message) -> dict:
-    return filters.screen(message.text, with_students=lambda: directory.has_students(chat.chat_id, chat.org_id))
+def _screen(filters: Filters, message: Message) -> dict:
+    return filters.screen(message.text,
+                          with_students=lambda: directory.has_students(message.chat_id, message.org_id))
 
 
-def _flooding(filters: Filters, message: Message) -> bool:
-    """Too many messages of one author in one chat in a short time; one open
-    flooding report per author and chat, not one per message of the burst."""
-    since = message.created_at - timedelta(seconds=filters.flood_seconds)
-    times = [m.created_at for m in Message.select(Message.created_at).where(
-        Message.chat_id == message.chat_id, Message.author_id == message.author_id,
-        Message.created_at >= since, Message.created_at <= message.created_at)]
-    if not is_flooding(times, filters.flood_messages, filters.flood_seconds):
-        return False
-    return not Report.select().where(Report.chat_id == message.chat_id, Report.author_id == message.author_id,
-                                     Report.source == "filter", Report.status == "open",
-                                     Report.flags.contains(f'"{FLOODING}"')).exists()
+def _flooding_reported(message: Message) -> bool:
+    """One open flooding report per author and chat, not one per message of the burst."""
+    return Report.select().where(Report.chat_id == message.chat_id, Report.author_id == message.author_id,
+                                 Report.source == "filter", Report.status == "open",
+                                 Report.flags.contains(f'"{FLOODING}"')).exists()
 
 
 def forget_old_texts(days: int) -> int:

@@ -189,3 +189,56 @@ def test_erasing_a_person_leaves_every_entry_as_it_was_and_no_way_back_to_them(d
             with runtime.db.atomic():
                 LogEntry.delete().execute()
     runtime.db.close()
+
+
+def test_screening_reads_the_chat_its_moderators_and_the_flood_window_in_one_query(database_url, tmp_path):
+    """Every message of the platform is screened with hand-written statements:
+    on both databases a burst opens one flooding report, a moderator's
+    message is never screened, a dismissed moderator's is, and a message
+    delivered twice is stored once."""
+    from services.common.filters import Filters
+    from services.moderation import flags
+    from services.moderation.models import Chat, Message, Moderator, OrgMember, Report
+
+    reset_memory_bus()
+    runtime = moderation(database_url, tmp_path)
+    filters = Filters(flood_messages=3, flood_seconds=30)
+    chat_id, start = uuid.uuid4().hex, utcnow()
+    with runtime.connection(), runtime.db.atomic():
+        OrgMember.create(org_id="org", user_id="teacher", roles="teacher")
+        OrgMember.create(org_id="org", user_id="student", roles="student")
+        Chat.create(chat_id=chat_id, org_id="org", kind="group", title="Кружок", rules='["Вежливо"]')
+        Moderator.create(chat_id=chat_id, user_id="teacher")
+
+    def post(author: str, text: str, seconds: float, message_id: str | None = None) -> str:
+        message_id = message_id or uuid.uuid4().hex
+        with runtime.connection(), runtime.db.atomic():
+            flags.message_posted(runtime.service, filters, {
+                "message_id": message_id, "chat_id": chat_id, "org_id": "org", "author_id": author, "text": text,
+                "created_at": (start + timedelta(seconds=seconds)).isoformat()})
+        return message_id
+
+    def reports() -> list[tuple[str, str]]:
+        with runtime.connection():
+            return sorted((r.author_id, r.flags) for r in Report.select())
+
+    for n in range(4):
+        post("teacher", f"казино {n}", n)  # a moderator's messages: no stop word, no flooding
+    assert reports() == []
+    first = post("student", "раз", 0)
+    post("student", "два", 40)  # outside the first one's window
+    assert post("student", "раз", 0, message_id=first) == first  # delivered again
+    assert reports() == []
+    post("student", "три", 45)
+    assert reports() == []
+    post("student", "четыре", 46)  # the third within 30 s
+    assert reports() == [("student", '{"flooding": ["3 in 30 s"]}')]
+    post("student", "пять", 47)  # the same burst: its report is open already
+    assert reports() == [("student", '{"flooding": ["3 in 30 s"]}')]
+    with runtime.connection(), runtime.db.atomic():
+        OrgMember.delete().where(OrgMember.user_id == "teacher").execute()  # dismissed
+    post("teacher", "казино", 100)
+    assert reports() == [("student", '{"flooding": ["3 in 30 s"]}'), ("teacher", '{"stop_word": ["казино"]}')]
+    with runtime.connection():
+        assert Message.select().where(Message.author_id == "student").count() == 5
+    runtime.db.close()

@@ -8,8 +8,8 @@ messages at fixed offered rates into random class chats; receivers time every
 delivery to every other member. Printed for each rate: messages/s accepted,
 send->delivered latency p50/p95/p99, deliveries lost, the host's speed and the
 cores and CPU per message all the processes used; then each process's CPU per
-message over the run and peak memory (VmHWM). `--profile` samples the messaging, orgstructure and gateway
-workers with py-spy during the step at `--profile-rate`.
+message over the run and peak memory (VmHWM). `--profile` samples the messaging, moderation,
+orgstructure and gateway workers with py-spy during the step at `--profile-rate`.
 
     make bench                     # defaults below
     make bench BENCH_ARGS="--schools 10 --rates 100,300"
@@ -408,11 +408,11 @@ def main(argv: list[str]) -> int:
 
 
 def profile_workers(cluster: Cluster, rates: list[int], args, work: Path) -> None:
-    """py-spy the messaging, orgstructure and gateway workers for the profiled step."""
+    """py-spy the messaging, moderation, orgstructure and gateway workers for the profiled step."""
     step = rates.index(args.profile_rate) if args.profile_rate in rates else 0
     time.sleep(step * (args.duration + 3) + 2)
     targets = {f"{label}-{pid}": pid for label, process in cluster.processes
-               if label in ("messaging", "orgstructure") or label.startswith("gateway")
+               if label in ("messaging", "moderation", "orgstructure") or label.startswith("gateway")
                for pid in workers_of(process.pid)}
     spy = str(Path(sys.executable).with_name("py-spy"))
     spies = {name: subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(args.duration - 4)),

@@ -1,10 +1,10 @@
 """The automatic flags' rules (services/common/filters.py), as plain functions:
 what counts as a stop word, an outside link and flooding."""
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 
-from services.common.filters import (DEFAULT_STOP_WORDS, Filters, is_flooding, link_hosts, outside_hosts,
+from services.common.filters import (DEFAULT_STOP_WORDS, Filters, flood_window, is_flooding, link_hosts, outside_hosts,
                                      parse_stop_words, stop_words_in)
 
 
@@ -84,11 +84,8 @@ def test_settings_come_from_the_environment(tmp_path):
 
 
 def test_flooding_is_so_many_messages_within_so_many_seconds():
-    start = datetime(2026, 9, 1, 8, 0)
-    burst = [start + timedelta(seconds=n) for n in range(5)]
-    assert is_flooding(burst, limit=5, seconds=4)
-    assert not is_flooding(burst, limit=5, seconds=3)
-    assert not is_flooding(burst[:4], limit=5, seconds=60)
-    spread = [start + timedelta(minutes=n) for n in range(10)]
-    assert not is_flooding(spread, limit=3, seconds=60)
-    assert is_flooding(spread, limit=2, seconds=60)
+    moment = datetime(2026, 9, 1, 8, 0, 20)
+    assert flood_window(moment, 20) == (datetime(2026, 9, 1, 8, 0), moment)
+    assert is_flooding(5, limit=5)
+    assert is_flooding(6, limit=5)
+    assert not is_flooding(4, limit=5)
