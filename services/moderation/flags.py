@@ -24,13 +24,17 @@ _STORE = Statement(db, f"""
         author_id = excluded.author_id, text = excluded.text, created_at = excluded.created_at,
         held = excluded.held""")
 # The chat, whether the author moderates it (while still in its school, as
-# directory.moderates says), and the author's messages in the flood window.
+# directory.moderates says), the author's messages in the flood window, and
+# whether a flooding report about them is open already.
 _SCREENING = Statement(db, f"""
     SELECT EXISTS (SELECT 1 FROM {Moderator._meta.table_name} d
                      JOIN {OrgMember._meta.table_name} o ON o.user_id = d.user_id AND o.org_id = c.org_id
                     WHERE d.chat_id = c.chat_id AND d.user_id = %s AND o.roles <> ''),
            (SELECT COUNT(*) FROM {Message._meta.table_name} m
-             WHERE m.chat_id = c.chat_id AND m.author_id = %s AND m.created_at >= %s AND m.created_at <= %s)
+             WHERE m.chat_id = c.chat_id AND m.author_id = %s AND m.created_at >= %s AND m.created_at <= %s),
+           EXISTS (SELECT 1 FROM {Report._meta.table_name} r
+                    WHERE r.author_id = %s AND r.chat_id = c.chat_id AND r.source = 'filter'
+                      AND r.status = 'open' AND r.flags LIKE '%%"{FLOODING}"%%')
       FROM {Chat._meta.table_name} c
      WHERE c.chat_id = %s""")
 
@@ -44,11 +48,14 @@ def message_posted(service: Service, filters: Filters, data: dict) -> None:
                    Message.created_at.db_value(created_at), Message.held.db_value(message.held))
     since, until = flood_window(created_at, filters.flood_seconds)
     screening = _SCREENING.execute(message.author_id, message.author_id, Message.created_at.db_value(since),
-                                   Message.created_at.db_value(until), message.chat_id).fetchone()
+                                   Message.created_at.db_value(until), message.author_id,
+                                   message.chat_id).fetchone()
     if screening is None or screening[0]:
         return  # a chat not known yet, or a message of one of its moderators
+    _moderates, in_window, flooding_reported = screening
     found = dict(data.get("flags") or {}) if message.held else _screen(filters, message)
-    if is_flooding(screening[1], filters.flood_messages) and not _flooding_reported(message):
+    # One open flooding report per author and chat, not one per message of the burst.
+    if is_flooding(in_window, filters.flood_messages) and not flooding_reported:
         found[FLOODING] = [f"{filters.flood_messages} in {filters.flood_seconds} s"]
     if found or message.held:
         reports.open_by_filter(service, Chat.get(Chat.chat_id == message.chat_id), message, found)
@@ -78,13 +85,6 @@ def message_deleted(data: dict) -> None:
 def _screen(filters: Filters, message: Message) -> dict:
     return filters.screen(message.text,
                           with_students=lambda: directory.has_students(message.chat_id, message.org_id))
-
-
-def _flooding_reported(message: Message) -> bool:
-    """One open flooding report per author and chat, not one per message of the burst."""
-    return Report.select().where(Report.chat_id == message.chat_id, Report.author_id == message.author_id,
-                                 Report.source == "filter", Report.status == "open",
-                                 Report.flags.contains(f'"{FLOODING}"')).exists()
 
 
 def forget_old_texts(days: int) -> int:
