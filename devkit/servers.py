@@ -253,6 +253,11 @@ class RabbitMQCluster:
             raise RuntimeError(f"the cluster runs {running} nodes of {len(self.nodes)}")
 
     def close(self) -> None:
+        # The cluster's data is thrown away: the nodes die at once instead of
+        # leaving the cluster one by one (which took about 20 s).
+        for node in self.nodes:
+            if node._process is not None and node._process.poll() is None:
+                node.kill()
         for node in self.nodes:
             node.close()
         subprocess.run(["epmd", "-port", str(self._epmd_port), "-kill"], capture_output=True,

@@ -51,6 +51,9 @@ class TwoSchools:
         return leaks, len(answers), sum(map(len, frames.values()))
 
     def close(self) -> None:
+        # All readers stop together: one receive timeout, not one per stream.
+        for stream in self.streams.values():
+            stream.stop()
         for stream in self.streams.values():
             stream.close()
         self.server.shutdown()

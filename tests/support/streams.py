@@ -87,8 +87,12 @@ class RecordedStream:
     def has(self, chat_id: str, text: str) -> bool:
         return any(message["text"] == text for _, message in self.messages(chat_id))
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Stops reading; the reader notices within its 0.5 s receive timeout."""
         self._stop.set()
+
+    def close(self) -> None:
+        self.stop()
         self._thread.join(5)
         self.ws.close()
 
