@@ -55,7 +55,7 @@ W wrong` (restarts of RabbitMQ and of PostgreSQL; wrong counts every failed
 check other than lost and duplicated). The exit status is 1 when any is
 not 0.
 
-    make faults                                                  # about 16 minutes
+    make faults                                                  # about 13 minutes
     make faults FAULTS_ARGS="--duration 60 --rate 20 --restarts 3 --kills 3 --database-restarts 1"
 """
 from __future__ import annotations
