@@ -163,16 +163,16 @@ class Trickle(threading.Thread):
 
     STEPS = ("enrol", "transfer", "poll", "expel", "transfer")
 
-    def __init__(self, client: Client, schools: list[dict], readers: dict[str, Reader], stays: dict,
-                 interval: float, stop: threading.Event, start_reader, seed: int = 7):
+    def __init__(self, client: Client, schools: list[dict], stays: dict, interval: float, stop: threading.Event,
+                 start_reader, seed: int = 7):
         super().__init__(daemon=True)
-        self.client, self.schools, self.readers, self.stays = client, schools, readers, stays
+        self.client, self.schools, self.stays = client, schools, stays
         self.interval, self.stop, self.start_reader = interval, stop, start_reader
         self.rng = random.Random(seed)
         self.done: Counter = Counter()
         self.failures: list[str] = []
         self.polls: list[dict] = []
-        self.pending: list[dict] = []  # chat invitations waited for: person, purpose, unit_id, then
+        self.pending: list[dict] = []  # chat invitations waited for: person, purpose, unit_id
         self.expelled: list[dict] = []  # the students and parents who left with them
         self.phones = itertools.count()
 
@@ -513,7 +513,8 @@ def summary_line(restarts: int, kills: int, accepted: int, lost: int, duplicated
 def read_all(client: Client, path: str, token: str) -> list[dict]:
     items, cursor = [], None
     while True:
-        status, page, _ = client.call("GET", path, token, params={"limit": 100, **({"cursor": cursor} if cursor else {})})
+        params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
+        status, page, _ = client.call("GET", path, token, params=params)
         expect(status == 200, f"GET {path} answered {status}: {page}")
         items += page["items"]
         cursor = page.get("next_cursor")
@@ -547,7 +548,8 @@ def derived_state(client: Client, schools: list[dict], trickle: Trickle, histori
                 parents = {school["parents"][s]["user_id"] for s in students if s in school["parents"]}
                 expected[klass["parents_chat_id"]] = parents | {head["user_id"]}
                 actual[klass["parents_chat_id"]] = chat_members(client, klass["parents_chat_id"], head["token"])
-            purposes = {c["purpose"] for c in read_all(client, "/chats", head["token"]) if c["unit_id"] == klass["unit_id"]}
+            purposes = {c["purpose"] for c in read_all(client, "/chats", head["token"])
+                        if c["unit_id"] == klass["unit_id"]}
             purposes |= {i["chat"]["purpose"] for i in read_all(client, "/me/chat-invitations", head["token"])
                          if i["chat"]["unit_id"] == klass["unit_id"]}
             if not {"class_students", "class_parents", "class_teachers"} <= purposes:
@@ -741,7 +743,7 @@ def run(args) -> dict:
         client = Client(base_url)
         poster = Poster(base_url, authors)
         stop_trickle = threading.Event()
-        trickle = Trickle(client, schools, readers, stays, args.trickle_seconds, stop_trickle, start_reader)
+        trickle = Trickle(client, schools, stays, args.trickle_seconds, stop_trickle, start_reader)
         started = time.time()
         faults = Faults(rabbit, postgres, cluster, kill_targets(gateways[0]), args, started)
         faults.start()
@@ -823,11 +825,13 @@ def run(args) -> dict:
                       "saved_without_201": history["saved_without_201"], "tries": dict(statuses)},
             "history": {k: history[k] for k in ("lost", "duplicated", "answered_another_id")},
             "replays": {"sent": len(replays), "wrong": check_replays(replays)},
-            "pushes": pushes, "sockets": {"open": len(readers), "resync_frames": sum(len(r.resyncs) for r in readers.values()),
-                                          "reopened": sum(len(r.opened) - 1 for r in readers.values())},
+            "pushes": pushes,
+            "sockets": {"open": len(readers), "resync_frames": sum(len(r.resyncs) for r in readers.values()),
+                        "reopened": sum(len(r.opened) - 1 for r in readers.values())},
             "trickle": {"done": dict(trickle.done), "polls": len(trickle.polls),
                         "votes": sum(len(p["votes"]) for p in trickle.polls), "failures": trickle.failures,
-                        "pending": [{"user": i["person"]["user_id"], "purpose": i["purpose"]} for i in trickle.pending]},
+                        "pending": [{"user": i["person"]["user_id"], "purpose": i["purpose"]}
+                                    for i in trickle.pending]},
             "derived": derived, "polls_missing": polls_missing, "votes_wrong": votes_wrong,
             "answers_wrong": client.bad + bad_posts, "dead_letters": dlq, "outboxes": outboxes,
             "outboxes_unbound": unbound,
