@@ -1,7 +1,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test distributed bench bench-outages bench-sockets venv clean
+.PHONY: run test distributed bench bench-outages bench-sockets faults venv clean
 
 venv:
 	@bash tools/bootstrap.sh
@@ -30,6 +30,12 @@ bench: venv
 bench-outages: venv
 	@bash tools/install-servers.sh
 	$(PY) tests/perf/bench_outages.py $(OUTAGE_ARGS)
+
+## A soak under faults: 200 posts/s for 10 minutes through 20 RabbitMQ restarts, 20 SIGKILLs
+## over every kind of process and 2 PostgreSQL restarts, then every check (README.md).
+faults: venv
+	@bash tools/install-servers.sh
+	$(PY) tests/perf/faults.py $(FAULTS_ARGS)
 
 ## Idle WebSockets on one gateway worker, and their reconnection storm (figures in README.md).
 bench-sockets: venv

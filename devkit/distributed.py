@@ -68,6 +68,7 @@ class Cluster:
         self.ports: dict[str, int] = {}
         self.internal_ports: dict[str, int] = {}  # gateways: readiness and metrics
         self.processes: list[tuple[str, subprocess.Popen]] = []
+        self._workers: dict[str, tuple[str, dict]] = {}  # label -> service and settings, to start it again
 
     def env(self, **overrides) -> dict:
         env = dict(os.environ)
@@ -121,11 +122,23 @@ class Cluster:
         """The service's outbox relay and event consumer in a process of their own
         (its web processes then run with RUN_WORKERS=0)."""
         label = label or f"{name}-worker"
+        self._workers[label] = (name, env)
         log = open(self.log_dir / f"{label}.log", "ab")
         process = subprocess.Popen([sys.executable, "-m", "services", "worker", name],
                                    env=self.env(DATABASE_URL=self.database_urls[name], **env), cwd=ROOT,
                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append((label, process))
+
+    def restart_worker(self, label: str) -> bool:
+        """Starts the worker process `label` again if it exited (as Kubernetes
+        restarts a container whose process died); answers whether it did."""
+        process = dict(self.processes)[label]
+        if process.poll() is None:
+            return False
+        self.processes.remove((label, process))
+        name, env = self._workers[label]
+        self.start_worker(name, label, **env)
+        return True
 
     def start_gateway(self, label: str = "gateway", workers: int = 1, port: int | None = None, **env) -> int:
         port = port or free_port()

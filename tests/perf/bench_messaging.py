@@ -112,8 +112,31 @@ def sign_in(api: Api, number: str) -> dict:
     return {"user_id": tokens["user"]["id"], "token": tokens["access_token"]}
 
 
-def build_school(api: Api, operator: dict, region_id: str, index: int, students: int) -> dict:
-    base = 3_000_000 + index * 100
+CLASS_NAMES = ("5А", "5Б", "5В", "5Г", "5Д", "5Е")
+
+
+def accept_invitation(api: Api, person: dict, purpose: str, unit_id: str | None = None) -> str:
+    """Waits for the person's invitation to the official chat of `purpose` (of
+    the class `unit_id`, when given) and joins it; answers the chat's id."""
+    def invitation():
+        items = api.get("/me/chat-invitations", token=person["token"]).json["items"]
+        return next((i for i in items if i["chat"]["purpose"] == purpose
+                     and (unit_id is None or i["chat"]["unit_id"] == unit_id)), None)
+
+    found = wait_for(invitation, timeout=60, message=f"the {purpose} chat invitation")
+    accepted = api.post(f"/chat-invitations/{found['id']}/accept",
+                        {"accepted_rules_version": found["chat"]["rules_version"]}, token=person["token"])
+    assert accepted.status_code == 200, accepted
+    return found["chat"]["id"]
+
+
+def build_school(api: Api, operator: dict, region_id: str, index: int, students: int, classes: int = 1,
+                 parents: int = 0) -> dict:
+    """A school with `classes` classes, each with its class head and `students`
+    students in its students' chat; the last `parents` students of each class
+    have a parent in the class's parents' chat (the class head joins that one
+    too). `chat_id` and `members` are the first class's."""
+    base = 3_000_000 + index * 1000
     admin = sign_in(api, phone(base))
     application = api.post("/applications", {
         "region_id": region_id, "org": {"name": f"Школа № {index + 1}", "kind": "school"},
@@ -123,31 +146,36 @@ def build_school(api: Api, operator: dict, region_id: str, index: int, students:
     wait_for(lambda: any(o["org_id"] == org_id and "admin" in o["roles"]
                          for o in api.get("/me/orgs", token=admin["token"]).json["items"]), timeout=60,
              message="admin rights")
-    unit_id = api.post(f"/orgs/{org_id}/units", {"name": "5А", "grade": 5}, token=admin["token"]).json["id"]
+    numbers = iter(range(base + 1, base + 1000))
 
-    def join(role: str, number: str, **fields) -> dict:
+    def join(role: str, **fields) -> dict:
         invite = api.post(f"/orgs/{org_id}/invites", {"role": role, **fields}, token=admin["token"]).json["token"]
-        person = sign_in(api, number)
+        person = sign_in(api, phone(next(numbers)))
         accepted = api.post(f"/invites/{invite}/accept", token=person["token"])
         assert accepted.status_code == 200, accepted
         return person
 
-    head = join("teacher", phone(base + 1))
-    assert api.put(f"/orgs/{org_id}/units/{unit_id}/head", {"user_id": head["user_id"]},
-                   token=admin["token"]).status_code == 200
-    members = [head] + [join("student", phone(base + 2 + n), unit_id=unit_id) for n in range(students)]
-    chat_id = None
-    for member in members:
-        def invitation():
-            items = api.get("/me/chat-invitations", token=member["token"]).json["items"]
-            return next((i for i in items if i["chat"]["purpose"] == "class_students"), None)
-
-        found = wait_for(invitation, timeout=60, message="the class chat invitation")
-        chat_id = found["chat"]["id"]
-        accepted = api.post(f"/chat-invitations/{found['id']}/accept",
-                            {"accepted_rules_version": found["chat"]["rules_version"]}, token=member["token"])
-        assert accepted.status_code == 200, accepted
-    return {"org_id": org_id, "chat_id": chat_id, "members": members}
+    made, parents_of = [], {}
+    for name in CLASS_NAMES[:classes]:
+        unit_id = api.post(f"/orgs/{org_id}/units", {"name": name, "grade": 5}, token=admin["token"]).json["id"]
+        head = join("teacher")
+        assert api.put(f"/orgs/{org_id}/units/{unit_id}/head", {"user_id": head["user_id"]},
+                       token=admin["token"]).status_code == 200
+        members = [head] + [join("student", unit_id=unit_id) for _ in range(students)]
+        chat_id = None
+        for member in members:
+            chat_id = accept_invitation(api, member, "class_students", unit_id)
+        parents_chat_id = None
+        for child in members[len(members) - parents:] if parents else []:
+            parent = join("parent", child_user_id=child["user_id"])
+            parents_of[child["user_id"]] = parent
+            parents_chat_id = accept_invitation(api, parent, "class_parents", unit_id)
+        if parents:
+            accept_invitation(api, head, "class_parents", unit_id)
+        made.append({"unit_id": unit_id, "chat_id": chat_id, "parents_chat_id": parents_chat_id, "head": head,
+                     "members": members})
+    return {"org_id": org_id, "admin": admin, "chat_id": made[0]["chat_id"], "members": made[0]["members"],
+            "classes": made, "parents": parents_of, "next_phone": base + 500}
 
 
 # Memory of the processes.
@@ -233,6 +261,9 @@ def platform_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--messaging-threads", type=int, default=4)
     parser.add_argument("--worker-process", action=argparse.BooleanOptionalAction, default=True,
                         help="messaging's outbox relay and consumer in their own process (RUN_WORKERS=0)")
+    parser.add_argument("--worker-processes", choices=("messaging", "all"), default="messaging",
+                        help="with --worker-process: whose relay and consumer run in a process of their own "
+                             "(`all`: every service's, as in production)")
     parser.add_argument("--gateways", type=int, default=1, help="gateway processes (gunicorn, 1 gevent worker each)")
     # Every gateway worker takes in every realtime envelope: on two cores shared
     # with everything else, one busy worker costs less per message than two.
@@ -256,15 +287,15 @@ def start_platform(cluster: Cluster, args) -> list[str]:
     """Every service and the gateways under gunicorn, as `platform_arguments`
     say; answers the gateways' labels."""
     started = time.monotonic()
+    apart = (SERVICES if args.worker_processes == "all" else ["messaging"]) if args.worker_process else []
     for name in SERVICES:
-        if name == "messaging" and args.worker_process:
-            cluster.start_service(name, workers=args.messaging_workers, threads=args.messaging_threads,
-                                  RUN_WORKERS=0)
+        size = ({"workers": args.messaging_workers, "threads": args.messaging_threads} if name == "messaging"
+                else {"workers": 1, "threads": 8})
+        if name in apart:
+            cluster.start_service(name, **size, RUN_WORKERS=0)
             cluster.start_worker(name)
-        elif name == "messaging":
-            cluster.start_service(name, workers=args.messaging_workers, threads=args.messaging_threads)
         else:
-            cluster.start_service(name, workers=1, threads=8)
+            cluster.start_service(name, **size)
     gateways = [f"gateway-{n + 1}" for n in range(args.gateways)]
     for label in gateways:
         cluster.start_gateway(label, workers=args.gateway_workers, **dict(
@@ -274,17 +305,19 @@ def start_platform(cluster: Cluster, args) -> list[str]:
     return gateways
 
 
-def build_schools(cluster: Cluster, gateways: list[str], count: int, students: int) -> list[dict]:
-    """`count` schools through the public API, each with a class chat of its
-    class head and `students` students who all joined it."""
-    print(f"building {count} schools of {students + 1}-member class chats...", flush=True)
+def build_schools(cluster: Cluster, gateways: list[str], count: int, students: int, classes: int = 1,
+                  parents: int = 0) -> list[dict]:
+    """`count` schools through the public API, each with `classes` class chats
+    of a class head and `students` students who all joined it (and parents,
+    see `build_school`)."""
+    print(f"building {count} schools of {classes} {students + 1}-member class chats...", flush=True)
     region_id = cluster.create_region("Регион нагрузки")
     operator = sign_in(Api(cluster.url(gateways[0])), OPERATOR_PHONE)
     started = time.monotonic()
     with ThreadPoolExecutor(8) as pool:
         schools = list(pool.map(lambda i: build_school(Api(cluster.url(gateways[i % len(gateways)])), operator,
-                                                       region_id, i, students), range(count)))
-    users = sum(len(s["members"]) for s in schools)
+                                                       region_id, i, students, classes, parents), range(count)))
+    users = sum(len(c["members"]) for s in schools for c in s["classes"])
     print(f"{count} schools, {users} users in their class chats, built in {time.monotonic() - started:.1f}s",
           flush=True)
     return schools

@@ -53,7 +53,8 @@ from services.common.realtime import RESYNC
 
 class Reader(threading.Thread):
     """One member's socket, opened again whenever it closes; notes when each
-    message of the chat arrived, each resync, and each (re)opening."""
+    message arrived (of `chat_id`, the chat it was opened for, or of any
+    other), each resync, and each (re)opening."""
 
     def __init__(self, base_url: str, member: dict, chat_id: str, stop: threading.Event):
         super().__init__(daemon=True)
@@ -62,7 +63,7 @@ class Reader(threading.Thread):
         self.chat_id = chat_id
         self.stop = stop
         self.arrived: dict[str, float] = {}  # message id -> time
-        self.highest_seq = 0  # of the chat's messages that arrived
+        self.highest_seq: dict[str, int] = {}  # chat id -> of its messages that arrived
         self.resyncs: list[float] = []
         self.opened: list[float] = []
         self.connected = threading.Event()
@@ -96,23 +97,25 @@ class Reader(threading.Thread):
                 return  # closed
             now = time.time()
             frame = json.loads(text)
-            if frame["type"] == "message.created" and frame["data"]["chat_id"] == self.chat_id:
-                self.arrived.setdefault(frame["data"]["id"], now)
-                self.highest_seq = max(self.highest_seq, frame["data"]["seq"])
+            if frame["type"] == "message.created":
+                data = frame["data"]
+                self.arrived.setdefault(data["id"], now)
+                self.highest_seq[data["chat_id"]] = max(self.highest_seq.get(data["chat_id"], 0), data["seq"])
             elif frame["type"] == RESYNC:
                 self.resyncs.append(now)
 
     def covered(self, message: dict, sent_at: float) -> str:
-        """How this member's app learns of `message`, posted at `sent_at`: its
-        push, a resync or the socket opening again after that, or a later
-        message of the chat (its `seq` shows the gap); else a silent gap."""
+        """How this member's app learns of `message` (its id, seq and chat_id),
+        posted at `sent_at`: its push, a resync or the socket opening again
+        after that, or a later message of the chat (its `seq` shows the gap);
+        else a silent gap."""
         if message["id"] in self.arrived:
             return "live"
-        if any(at >= sent_at for at in self.resyncs):
+        if self.resyncs and self.resyncs[-1] >= sent_at:  # noted in the order they came
             return "resync"
-        if any(at >= sent_at for at in self.opened[1:]):
+        if len(self.opened) > 1 and self.opened[-1] >= sent_at:
             return "reopened"
-        if self.highest_seq > message["seq"]:
+        if self.highest_seq.get(message["chat_id"], 0) > message["seq"]:
             return "seq"
         return "gap"
 
@@ -159,9 +162,11 @@ class Poster:
                 outcome = response.status_code
             except requests.RequestException as error:
                 response, outcome = None, type(error).__name__
-            post["tries"].append({"at": started, "seconds": time.time() - started, "outcome": outcome})
+            post["tries"].append({"at": started, "seconds": time.time() - started, "outcome": outcome,
+                                  **({"retry_after": response.headers.get("Retry-After")}
+                                     if outcome == 503 else {})})
             if outcome == 201:
-                post["message"] = {key: response.json()[key] for key in ("id", "seq")}
+                post["message"] = {"chat_id": post["chat_id"], **{key: response.json()[key] for key in ("id", "seq")}}
                 return
             time.sleep(0.2)
 
