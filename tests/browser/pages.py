@@ -44,6 +44,12 @@ class Page:
     def all(self, css: str):
         return self.driver.find_elements(By.CSS_SELECTOR, css)
 
+    def texts(self, css: str) -> list[str]:
+        """The texts of the visible elements matching css, read in one step in
+        the page: a list the page draws again meanwhile cannot go stale under it."""
+        return self.script("return Array.from(document.querySelectorAll(arguments[0]))"
+                           ".filter((e) => e.checkVisibility()).map((e) => e.innerText.trim())", css)
+
     def find(self, css: str, message: str | None = None, visible: bool = True):
         def found():
             elements = [e for e in self.all(css) if not visible or e.is_displayed()]

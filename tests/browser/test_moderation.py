@@ -98,7 +98,7 @@ def test_a_block_made_in_the_moderation_screens_stops_the_students_posting(schoo
     assert composer.get_attribute("aria-describedby") == student_page.find(".blocked-reason").get_attribute("id")
     why = student_page.find(".mod-block").text
     assert "Правило 1: Общаемся вежливо." in why and "Правило 2: Пишем только по делу." in why
-    assert not [b for b in student_page.all(".msg-actions button") if b.text == "Ответить"], "no replies either"
+    assert "Ответить" not in student_page.texts(".msg-actions button"), "no replies either"
     assert not student_page.find(".poll button[type=submit]").is_enabled(), "no votes either"
     assert posting_refused(school, student, chat_id)
 
@@ -150,7 +150,7 @@ def test_a_report_by_a_student_reaches_the_teachers_queue_and_its_removal_hides_
                       "the message gone from the reporter's chat, live")
     teacher_page.click("main a", "← К чату")
     teacher_page.find(".msg", "the chat's history")
-    assert not [m for m in teacher_page.all(".msg .text") if "Маша, ты ничего" in m.text]
+    assert not [text for text in teacher_page.texts(".msg .text") if "Маша, ты ничего" in text]
     teacher_page.find_text(".msg.notice", "Общаемся вежливо.", "the rules reminder, naming nobody")
 
     # The reporter learns the outcome, never more.
@@ -243,7 +243,7 @@ def test_a_held_message_waits_for_the_moderator_who_lets_it_through(school, teac
     author_page.wait(lambda: "на проверке" in mine.text, "marked as waiting for review")
     held = teacher_page.find_text(".report.held", "tickets.example.com", "the held message, live")
     assert "ссылка на сторонний сайт" in held.text
-    assert not [m for m in reader_page.all(".msg .text") if "tickets.example.com" in m.text]
+    assert not [text for text in reader_page.texts(".msg .text") if "tickets.example.com" in text]
 
     teacher_page.click("main a", "← К чату")
     assert "на проверке" in message_item(teacher_page, "tickets.example.com").text
@@ -291,7 +291,7 @@ def test_the_admin_filters_the_schools_log_and_downloads_it_as_csv(school, teach
     page.wait(lambda: f"moderator={teacher.id}" in page.script("return location.search"), "the filter applied")
 
     def actors():
-        return {cell.text for cell in page.all(".log-table td.actor")}
+        return set(page.texts(".log-table td.actor"))
     page.wait(lambda: actors() == {"Ирина Сергеевна Модератор"}, "only that moderator's actions")
     assert "Напоминание правил" in page.find(".log-table").text
 
