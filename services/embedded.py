@@ -47,6 +47,17 @@ def build_platform(env: dict, internal_port: int = DEFAULT_INTERNAL_PORT) -> tup
     return gateway, apps
 
 
+def stop_platform(gateway, apps: dict, timeout: float = 5.0) -> None:
+    """The gateway's loops, then every service's workers: all are asked first
+    and waited for after, so the services stop together, not one by one."""
+    stop_gateway(gateway)
+    runtimes = [app.extensions["sferum"] for app in apps.values()]
+    for runtime in runtimes:
+        runtime.ask_workers_to_stop()
+    for runtime in runtimes:
+        runtime.stop_workers(timeout)
+
+
 def with_janus_events(gateway, calls):
     """Janus's event handler, when Janus is used, reaches the calls service's
     internal path beside the gateway's internal answers."""
@@ -106,7 +117,5 @@ Sferum is running on {base}
     for signum in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(signum, shutdown)
     server.serve_forever()
-    stop_gateway(gateway)
-    for app in apps.values():
-        app.extensions["sferum"].stop_workers(timeout=2)
+    stop_platform(gateway, apps, timeout=2)
     print("Sferum stopped.", flush=True)

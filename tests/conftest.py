@@ -36,8 +36,7 @@ def pytest_runtest_makereport(item, call):
 
 
 def _platform(var_dir, **env):
-    from gateway.app import stop as stop_gateway
-    from services.embedded import build_platform
+    from services.embedded import build_platform, stop_platform
 
     reset_memory_bus()
     gateway, apps = build_platform(dev_env(var_dir, **env))
@@ -46,9 +45,7 @@ def _platform(var_dir, **env):
     platform.apps = apps
     platform.api = Api(gateway.test_client())
     yield platform
-    stop_gateway(gateway)
-    for app in apps.values():
-        app.extensions["sferum"].stop_workers()
+    stop_platform(gateway, apps)
     reset_memory_bus()
 
 

@@ -158,7 +158,9 @@ class ServiceRuntime:
                 log.exception("%s failed; restarting it", name)
                 self._stop.wait(1.0)
 
-    def stop_workers(self, timeout: float = 5.0) -> None:
+    def ask_workers_to_stop(self) -> None:
+        """Without waiting: a consumer notices at its next poll (up to a second
+        on the in-memory bus), so several services asked first stop together."""
         if self._follows_revocations:
             self.trust.revocations.stop_following()
             self._follows_revocations = False
@@ -166,6 +168,9 @@ class ServiceRuntime:
         self.relay.wake()
         if self.consumer is not None:
             self.consumer.stop()
+
+    def stop_workers(self, timeout: float = 5.0) -> None:
+        self.ask_workers_to_stop()
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
