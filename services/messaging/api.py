@@ -45,6 +45,7 @@ def my_chats(query):
 @idempotent
 @blp.arguments(schemas.ChatCreate())
 @blp.response(201, schemas.Chat)
+@blp.alt_response(200, schema=schemas.Chat, description="a direct chat with this person exists already: that chat")
 @blp.doc(security=BEARER)
 def create_chat(body):
     """A group chat or a channel (teachers and admins), or a direct chat with

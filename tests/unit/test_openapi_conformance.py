@@ -54,3 +54,15 @@ def test_attendance_as_csv_is_a_documented_answer(embedded_module, school):
     assert answer.status_code == 200, answer
     assert answer.headers["Content-Type"].split(";")[0] in documented["responses"]["200"]["content"]
     assert answer.text.startswith("user_id,")
+
+
+def test_asking_again_for_a_direct_chat_is_a_documented_answer(embedded_module, school):
+    api = embedded_module.api
+    documented = api.get("/api/openapi.json").json["paths"]["/api/v1/chats"]["post"]["responses"]
+    body = {"org_id": school.org_id, "kind": "direct", "user_id": school.student.id}
+    first = api.post("/chats", body, token=school.parent.token)
+    again = api.post("/chats", body, token=school.parent.token)
+    assert first.status_code in (200, 201), first
+    assert again.status_code == 200 and again.json["id"] == first.json["id"], again
+    assert documented["200"]["content"]["application/json"]["schema"] == \
+        documented["201"]["content"]["application/json"]["schema"]
