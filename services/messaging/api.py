@@ -131,9 +131,12 @@ def my_invitations(query):
     With `org_id`, that organisation's only: right after joining it, the
     answer waits until its chats have invited me (a few seconds at most)."""
     user, org_id = current_user(), query.get("org_id")
+    # Membership first: it lands with the invitations, so once it is known they are
+    # readable; read after them, it could land in between and hide that they were not.
+    lacking = bool(org_id) and not directory.is_member(org_id, user.id)
     page = paginate(chats.my_invitations(user.id, org_id), query["limit"], query["cursor"])
     page["items"] = [chats.invitation_view(invitation) for invitation in page["items"]]
-    if org_id and not directory.is_member(org_id, user.id):
+    if lacking:
         return page, 200, settling.lacking_header([settling.member(org_id, user.id)])
     return page
 

@@ -18,8 +18,10 @@ from support.chats import created, join_official
 from support.held import Held
 from support.school import Person, School, create_region, operator
 
-from devkit.helpers import Api, assert_error, phone, wait_for
+from devkit.helpers import Api, TokensAreUserIds, assert_error, dev_env, phone, wait_for
 from gateway.app import GatewayConfig, create_app
+from services.common.config import Settings
+from services.common.wsgi import build
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +150,38 @@ def test_a_teacher_opens_the_schools_chats_and_creates_one_right_after_joining(e
     assert "X-Sferum-Lacking" not in mine.headers
     chat = api.post("/chats", {"org_id": org, "kind": "group", "title": "Кружок"}, token=teacher.token)
     assert chat.status_code == 201, chat
+
+
+def test_a_joining_that_lands_while_the_invitations_are_read_is_never_an_empty_settled_answer(tmp_path):
+    """The joining and its invitations land in one transaction; here it lands
+    right after messaging read the invitations, and before anything else it
+    reads: the answer lists them, or says what it lacked, so that the gateway
+    asks again. Never an empty list that claims to be settled."""
+    app = build("messaging", Settings.from_env("messaging", dev_env(tmp_path)))
+    app.extensions["sferum.verifier"] = TokensAreUserIds()
+    runtime = app.extensions["sferum"]
+    runtime.migrate()
+    from services.messaging import official
+    from services.messaging.models import ChatInvitation
+
+    with runtime.connection(), runtime.db.atomic():
+        official.ensure_org_chats(runtime.service, "org")
+    teacher = "t" * 32
+    landed = []
+
+    def land_the_joining(event):
+        if not landed and ChatInvitation._meta.table_name in event.sql and event.sql.lstrip().startswith("SELECT"):
+            landed.append(event.sql)
+            official.member_joined(runtime.service, "org", teacher, ["teacher"], None)
+
+    runtime.db.query_hooks.append(land_the_joining)
+    answer = app.test_client().get("/api/v1/me/chat-invitations?org_id=org",
+                                   headers={"Authorization": f"Bearer {teacher}"})
+    assert landed, "the joining landed while the invitations were read"
+    assert answer.status_code == 200, answer.get_json()
+    purposes = {item["chat"]["purpose"] for item in answer.get_json()["items"]}
+    assert purposes >= {"staff", "teachers", "school"} or \
+        answer.headers.get("X-Sferum-Lacking") == f"member:org:{teacher}", (purposes, dict(answer.headers))
 
 
 def test_a_chat_at_once_for_a_teacher_who_just_joined(embedded, school, hold):
