@@ -48,11 +48,12 @@ def main(argv: list[str]) -> int:
         runtime = app.extensions["sferum"]
         runtime.migrate()
         app.extensions["sferum.verifier"] = TokensAreUserIds()
-        from services.messaging import chats, official
+        from services.messaging import chats, handlers, official
 
         teacher = Principal(id="t" * 32, session_id=None)
         with runtime.connection(), runtime.db.atomic():
             official.member_joined(runtime.service, "org", teacher.id, ["teacher"], None)
+            handlers.teacher_verified(runtime.service, {"data": {"org_id": "org", "user_id": teacher.id}})
             chat_id = chats.create(runtime.service, teacher, "org", "group", "Кружок", [], []).id
         client = app.test_client()
         queries = {"count": 0}
