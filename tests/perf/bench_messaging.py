@@ -28,6 +28,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -283,6 +284,27 @@ def make_cluster(rabbit: RabbitMQServer, postgres: PostgresServer, work: Path, l
                               "OUTBOX_POLL_MS": "200", **extra_env})
 
 
+@contextmanager
+def servers_and_cluster(args, prefix: str, **extra_env):
+    """RabbitMQ, PostgreSQL (fsync on) and a cluster on them, for a benchmark's
+    run; all stopped on the way out, and the run's directory (logs) removed
+    unless `args.keep`. Yields (rabbit, postgres, cluster, work directory)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    with ExitStack() as stack:  # closed in reverse: the cluster, PostgreSQL, RabbitMQ, then the directory
+        if args.keep:
+            stack.callback(print, f"logs kept in {work}")
+        else:
+            stack.callback(shutil.rmtree, work, ignore_errors=True)
+        rabbit, postgres = RabbitMQServer(), PostgresServer(durable=True)
+        rabbit.start()
+        stack.callback(rabbit.close)
+        postgres.start()
+        stack.callback(postgres.close)
+        cluster = make_cluster(rabbit, postgres, work, args.log_level, **extra_env)
+        stack.callback(cluster.close)
+        yield rabbit, postgres, cluster, work
+
+
 def start_platform(cluster: Cluster, args) -> list[str]:
     """Every service and the gateways under gunicorn, as `platform_arguments`
     say; answers the gateways' labels."""
@@ -343,13 +365,13 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="sferum-bench-"))
     rates = [int(rate) for rate in args.rates.split(",")]
+    with servers_and_cluster(args, "sferum-bench-") as (rabbit, postgres, cluster, work):
+        return run(args, rates, out, rabbit, postgres, cluster, work)
 
-    rabbit, postgres = RabbitMQServer(), PostgresServer(durable=True)
-    rabbit.start()
-    postgres.start()
-    cluster = make_cluster(rabbit, postgres, work, args.log_level)
+
+def run(args, rates: list[int], out: Path, rabbit: RabbitMQServer, postgres: PostgresServer, cluster: Cluster,
+        work: Path) -> int:
     clients: list[subprocess.Popen] = []
     try:
         gateways = start_platform(cluster, args)
@@ -431,13 +453,6 @@ def main(argv: list[str]) -> int:
         for process in clients:
             if process.poll() is None:
                 process.kill()
-        cluster.close()
-        postgres.close()
-        rabbit.close()
-        if args.keep:
-            print(f"logs and plan kept in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
 
 
 def profile_workers(cluster: Cluster, rates: list[int], args, work: Path) -> None:

@@ -31,10 +31,8 @@ import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -45,9 +43,9 @@ from pathlib import Path
 import requests
 import websocket
 
-from bench_messaging import ROOT, build_schools, make_cluster, percentile, platform_arguments, start_platform, \
-    workers_of
-from devkit.servers import PostgresServer, RabbitMQServer
+from bench_messaging import ROOT, build_schools, percentile, platform_arguments, servers_and_cluster, \
+    start_platform, workers_of
+from devkit.servers import RabbitMQServer
 from services.common.realtime import RESYNC
 
 
@@ -312,51 +310,44 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="sferum-outages-"))
-    rabbit, postgres = RabbitMQServer(), PostgresServer(durable=True)
-    rabbit.start()
-    postgres.start()
     # Tokens outlive the run: a socket opened again must not be refused for an expired one.
-    cluster = make_cluster(rabbit, postgres, work, args.log_level, ACCESS_TOKEN_TTL=str(int(args.duration) + 3600))
-    stop = threading.Event()
-    try:
-        gateways = start_platform(cluster, args)
-        schools = build_schools(cluster, gateways, args.schools, args.students)
-        base_url = cluster.url(gateways[0])
-        readers = [Reader(base_url, member, school["chat_id"], stop) for school in schools
-                   for member in school["members"]]
-        for reader in readers:
-            reader.start()
-        for reader in readers:
-            if not reader.connected.wait(60):
-                raise RuntimeError("a socket did not open")
-        print(f"{len(readers)} sockets open; posting {args.rate:.0f}/s for {args.duration:.0f}s", flush=True)
-        poster = Poster(base_url, schools)
-        started = time.time()
-        chaos = Chaos(rabbit, cluster, gateways[0], args, started)
-        chaos.start()
-        poster.run(args.rate, args.duration)  # returns once every post was answered or given up
-        chaos.join()
-        time.sleep(args.settle_seconds)  # the last pushes on their way
-        stop.set()
-        histories = {school["chat_id"]: read_history(base_url, school) for school in schools}
-        report = summarise(poster.posts, histories, readers, chaos)
-        report["arguments"] = vars(args)
-        print_report(report)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        (out / f"outages-{stamp}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
-        print(f"\nfull results: {out / f'outages-{stamp}.json'}")
-        return 0
-    finally:
-        stop.set()
-        cluster.close()
-        postgres.close()
-        rabbit.close()
-        if args.keep:
-            print(f"logs kept in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    with servers_and_cluster(args, "sferum-outages-", ACCESS_TOKEN_TTL=str(int(args.duration) + 3600)) as (
+            rabbit, _postgres, cluster, _work):
+        stop = threading.Event()
+        try:
+            return run(args, out, rabbit, cluster, stop)
+        finally:
+            stop.set()
 
+
+def run(args, out: Path, rabbit: RabbitMQServer, cluster, stop: threading.Event) -> int:
+    gateways = start_platform(cluster, args)
+    schools = build_schools(cluster, gateways, args.schools, args.students)
+    base_url = cluster.url(gateways[0])
+    readers = [Reader(base_url, member, school["chat_id"], stop) for school in schools
+               for member in school["members"]]
+    for reader in readers:
+        reader.start()
+    for reader in readers:
+        if not reader.connected.wait(60):
+            raise RuntimeError("a socket did not open")
+    print(f"{len(readers)} sockets open; posting {args.rate:.0f}/s for {args.duration:.0f}s", flush=True)
+    poster = Poster(base_url, schools)
+    started = time.time()
+    chaos = Chaos(rabbit, cluster, gateways[0], args, started)
+    chaos.start()
+    poster.run(args.rate, args.duration)  # returns once every post was answered or given up
+    chaos.join()
+    time.sleep(args.settle_seconds)  # the last pushes on their way
+    stop.set()
+    histories = {school["chat_id"]: read_history(base_url, school) for school in schools}
+    report = summarise(poster.posts, histories, readers, chaos)
+    report["arguments"] = vars(args)
+    print_report(report)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (out / f"outages-{stamp}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False))
+    print(f"\nfull results: {out / f'outages-{stamp}.json'}")
+    return 0
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

@@ -67,11 +67,9 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -81,7 +79,7 @@ from pathlib import Path
 
 import requests
 
-from bench_messaging import ROOT, build_schools, make_cluster, platform_arguments, start_platform, workers_of
+from bench_messaging import ROOT, build_schools, platform_arguments, servers_and_cluster, start_platform, workers_of
 from bench_outages import Poster, Reader, read_history
 from devkit.helpers import phone
 from devkit.servers import PostgresServer, RabbitMQServer
@@ -698,168 +696,158 @@ def run(args) -> dict:
     (`ok`, `lost`, `duplicated`, `wrong`, the figures)."""
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="sferum-faults-"))
-    rabbit, postgres = RabbitMQServer(), PostgresServer(durable=True)
-    rabbit.start()
-    postgres.start()
     # Tokens outlive the run: a socket opened again must not be refused for an expired one.
-    cluster = make_cluster(rabbit, postgres, work, args.log_level, ACCESS_TOKEN_TTL=str(int(args.duration) + 3600))
-    stop = threading.Event()
-    faults = None
-    try:
-        gateways = start_platform(cluster, args)
-        base_url = cluster.url(gateways[0])
-        schools = build_schools(cluster, gateways, args.schools, args.students, args.classes, args.parents)
-        readers: dict[str, Reader] = {}
-        stays: dict[str, list] = {}
-        reader_lock = threading.Lock()
+    with servers_and_cluster(args, "sferum-faults-", ACCESS_TOKEN_TTL=str(int(args.duration) + 3600)) as (
+            rabbit, postgres, cluster, _work):
+        stop = threading.Event()
+        faults = None
+        try:
+            gateways = start_platform(cluster, args)
+            base_url = cluster.url(gateways[0])
+            schools = build_schools(cluster, gateways, args.schools, args.students, args.classes, args.parents)
+            readers: dict[str, Reader] = {}
+            stays: dict[str, list] = {}
+            reader_lock = threading.Lock()
 
-        def start_reader(member: dict, chat_id: str) -> None:
-            reader = Reader(base_url, member, chat_id, stop)
-            reader.start()
-            if not reader.connected.wait(120):
-                raise RuntimeError("a socket did not open")
-            with reader_lock:
-                readers[member["user_id"]] = reader
-                stays.setdefault(member["user_id"], []).append([chat_id, time.time(), None])
-
-        authors = []
-        for school in schools:
-            for klass in school["classes"]:
-                staying = len(klass["members"]) - args.movers
-                klass["movers"] = klass["members"][staying:]
-                klass["members"] = klass["members"][:staying]
-                authors.append({"chat_id": klass["chat_id"], "members": klass["members"]})
-                for member in klass["members"] + klass["movers"]:
-                    reader = Reader(base_url, member, klass["chat_id"], stop)
-                    reader.start()
+            def start_reader(member: dict, chat_id: str) -> None:
+                reader = Reader(base_url, member, chat_id, stop)
+                reader.start()
+                if not reader.connected.wait(120):
+                    raise RuntimeError("a socket did not open")
+                with reader_lock:
                     readers[member["user_id"]] = reader
-        for user_id, reader in readers.items():
-            if not reader.connected.wait(120):
-                raise RuntimeError("a socket did not open")
-            stays[user_id] = [[reader.chat_id, time.time(), None]]
-        print(f"{len(readers)} sockets open; posting {args.rate:.0f}/s for {args.duration:.0f}s", flush=True)
+                    stays.setdefault(member["user_id"], []).append([chat_id, time.time(), None])
 
-        client = Client(base_url)
-        poster = Poster(base_url, authors)
-        stop_trickle = threading.Event()
-        trickle = Trickle(client, schools, stays, args.trickle_seconds, stop_trickle, start_reader)
-        started = time.time()
-        faults = Faults(rabbit, postgres, cluster, kill_targets(gateways[0]), args, started)
-        faults.start()
-        trickle.start()
-        poster.run(args.rate, args.duration)  # returns once every post was answered or given up
-        stop_trickle.set()
-        trickle.join()
-        faults.join()
-        consuming = [name for name in SERVICES if importlib.import_module(f"services.{name}.handlers").handlers.by_type]
-        settled = settle(cluster, rabbit, consuming, trickle, args.settle_seconds)
-        print(f"settled in {settled:.1f}s after the last post", flush=True)
-        faults.stop()
-        stop.set()
+            authors = []
+            for school in schools:
+                for klass in school["classes"]:
+                    staying = len(klass["members"]) - args.movers
+                    klass["movers"] = klass["members"][staying:]
+                    klass["members"] = klass["members"][:staying]
+                    authors.append({"chat_id": klass["chat_id"], "members": klass["members"]})
+                    for member in klass["members"] + klass["movers"]:
+                        reader = Reader(base_url, member, klass["chat_id"], stop)
+                        reader.start()
+                        readers[member["user_id"]] = reader
+            for user_id, reader in readers.items():
+                if not reader.connected.wait(120):
+                    raise RuntimeError("a socket did not open")
+                stays[user_id] = [[reader.chat_id, time.time(), None]]
+            print(f"{len(readers)} sockets open; posting {args.rate:.0f}/s for {args.duration:.0f}s", flush=True)
 
-        histories = {klass["chat_id"]: read_history(base_url, klass) for school in schools
-                     for klass in school["classes"]}
-        by_id = {m["id"]: m for items in histories.values() for m in items}
-        history = check_history(poster.posts, histories)
-        tokens = {m["user_id"]: m["token"] for school in schools for klass in school["classes"]
-                  for m in klass["members"]}
-        replays = replay_posts(client, poster.posts, tokens, args.replays, random.Random(3))
-        messages = [{"id": post["message"]["id"], "seq": post["message"]["seq"], "chat_id": post["chat_id"],
-                     "author": post["author"], "sent_at": post["sent_at"],
-                     "accepted_at": post["tries"][-1]["at"] + post["tries"][-1]["seconds"]}
-                    for post in poster.posts if post["message"]]
-        polls_missing = []
-        for poll in trickle.polls:
-            if poll["message_id"] in by_id:
-                messages.append({"id": poll["message_id"], "seq": by_id[poll["message_id"]]["seq"], **{
-                    key: poll[key] for key in ("chat_id", "author", "sent_at", "accepted_at")}})
-            else:
-                polls_missing.append(poll["id"])
-        pushes = check_pushes(messages, stays, readers)
-        derived = derived_state(client, schools, trickle, histories)
-        votes_wrong = []
-        for poll in trickle.polls:
-            head = next(k["head"] for s in schools for k in s["classes"] if k["chat_id"] == poll["chat_id"])
-            status, seen, _ = client.call("GET", f"/polls/{poll['id']}", head["token"])
-            counted = {option["id"]: option["votes"] for option in (seen or {}).get("options", [])}
-            wanted = Counter(poll["votes"].values())
-            if status != 200 or any(counted.get(option, 0) != n for option, n in wanted.items()) or \
-                    sum(counted.values()) != len(poll["votes"]):
-                votes_wrong.append({"poll": poll["id"], "status": status, "counted": counted, "voted": dict(wanted)})
-        dlq = dead_letters(cluster, consuming)
-        outboxes, unbound = outbox_rows(cluster, bound_events())
-        statuses = Counter({str(k): v for k, v in client.statuses.items()})
-        bad_posts = []
-        for post in poster.posts:
-            for attempt in post["tries"]:
-                statuses[str(attempt["outcome"])] += 1
-                if isinstance(attempt["outcome"], int) and answer_is_wrong(attempt["outcome"],
-                                                                           attempt.get("retry_after")):
-                    bad_posts.append({"text": post["text"], **attempt})
-        wrong = {
-            "answers_5xx": len(client.bad) + len(bad_posts),
-            "answered_another_id": len(history["answered_another_id"]),
-            "replays_not_the_first_answer": len(check_replays(replays)),
-            "silent_gaps": len(pushes["gaps"]),
-            "memberships": len(derived["memberships"]),
-            "placements": len(derived["placements"]),
-            "expelled_still_in": len(derived["expelled_still_in"]),
-            "counters": len(derived["counters"]),
-            "official_chats_missing": len(derived["official_chats_missing"]),
-            "polls_missing": len(polls_missing),
-            "votes": len(votes_wrong),
-            "dead_letters": sum(abs(n) for n in dlq.values()),
-            "outbox_rows": sum(outboxes.values()),
-            "trickle_failures": len(trickle.failures),
-            "invitations_never_came": len(trickle.pending),
-            "processes_exited": len(faults.exited),
-        }
-        restarts = faults.done["broker"] + faults.done["database"]
-        accepted, lost, duplicated = history["accepted"], len(history["lost"]), len(history["duplicated"])
-        report = {
-            "arguments": vars(args), "faults": faults.log, "settle_seconds": round(settled, 1),
-            "posts": {"offered": len(poster.posts), "accepted": accepted,
-                      "accepted_first_try": sum(1 for p in poster.posts if p["message"] and len(p["tries"]) == 1),
-                      "never_accepted": len(poster.posts) - accepted,
-                      "saved_without_201": history["saved_without_201"], "tries": dict(statuses)},
-            "history": {k: history[k] for k in ("lost", "duplicated", "answered_another_id")},
-            "replays": {"sent": len(replays), "wrong": check_replays(replays)},
-            "pushes": pushes,
-            "sockets": {"open": len(readers), "resync_frames": sum(len(r.resyncs) for r in readers.values()),
-                        "reopened": sum(len(r.opened) - 1 for r in readers.values())},
-            "trickle": {"done": dict(trickle.done), "polls": len(trickle.polls),
-                        "votes": sum(len(p["votes"]) for p in trickle.polls), "failures": trickle.failures,
-                        "pending": [{"user": i["person"]["user_id"], "purpose": i["purpose"]}
-                                    for i in trickle.pending]},
-            "derived": derived, "polls_missing": polls_missing, "votes_wrong": votes_wrong,
-            "answers_wrong": client.bad + bad_posts, "dead_letters": dlq, "outboxes": outboxes,
-            "outboxes_unbound": unbound,
-            "exited": faults.exited, "wrong": wrong,
-            "figures": {"restarts": restarts, "broker_restarts": faults.done["broker"],
-                        "database_restarts": faults.done["database"], "kills": faults.done["kill"],
-                        "accepted": accepted, "lost": lost, "duplicated": duplicated, "wrong": sum(wrong.values())},
-        }
-        report["ok"] = lost == 0 and duplicated == 0 and sum(wrong.values()) == 0
-        print_report(report)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        (out / f"faults-{stamp}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
-        print(f"full results: {out / f'faults-{stamp}.json'}")
-        f = report["figures"]
-        print(summary_line(f["restarts"], f["kills"], f["accepted"], f["lost"], f["duplicated"], f["wrong"]),
-              flush=True)
-        return report
-    finally:
-        stop.set()
-        if faults is not None:
+            client = Client(base_url)
+            poster = Poster(base_url, authors)
+            stop_trickle = threading.Event()
+            trickle = Trickle(client, schools, stays, args.trickle_seconds, stop_trickle, start_reader)
+            started = time.time()
+            faults = Faults(rabbit, postgres, cluster, kill_targets(gateways[0]), args, started)
+            faults.start()
+            trickle.start()
+            poster.run(args.rate, args.duration)  # returns once every post was answered or given up
+            stop_trickle.set()
+            trickle.join()
+            faults.join()
+            consuming = [name for name in SERVICES if importlib.import_module(f"services.{name}.handlers").handlers.by_type]
+            settled = settle(cluster, rabbit, consuming, trickle, args.settle_seconds)
+            print(f"settled in {settled:.1f}s after the last post", flush=True)
             faults.stop()
-        cluster.close()
-        postgres.close()
-        rabbit.close()
-        if args.keep:
-            print(f"logs kept in {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+            stop.set()
+
+            histories = {klass["chat_id"]: read_history(base_url, klass) for school in schools
+                         for klass in school["classes"]}
+            by_id = {m["id"]: m for items in histories.values() for m in items}
+            history = check_history(poster.posts, histories)
+            tokens = {m["user_id"]: m["token"] for school in schools for klass in school["classes"]
+                      for m in klass["members"]}
+            replays = replay_posts(client, poster.posts, tokens, args.replays, random.Random(3))
+            messages = [{"id": post["message"]["id"], "seq": post["message"]["seq"], "chat_id": post["chat_id"],
+                         "author": post["author"], "sent_at": post["sent_at"],
+                         "accepted_at": post["tries"][-1]["at"] + post["tries"][-1]["seconds"]}
+                        for post in poster.posts if post["message"]]
+            polls_missing = []
+            for poll in trickle.polls:
+                if poll["message_id"] in by_id:
+                    messages.append({"id": poll["message_id"], "seq": by_id[poll["message_id"]]["seq"], **{
+                        key: poll[key] for key in ("chat_id", "author", "sent_at", "accepted_at")}})
+                else:
+                    polls_missing.append(poll["id"])
+            pushes = check_pushes(messages, stays, readers)
+            derived = derived_state(client, schools, trickle, histories)
+            votes_wrong = []
+            for poll in trickle.polls:
+                head = next(k["head"] for s in schools for k in s["classes"] if k["chat_id"] == poll["chat_id"])
+                status, seen, _ = client.call("GET", f"/polls/{poll['id']}", head["token"])
+                counted = {option["id"]: option["votes"] for option in (seen or {}).get("options", [])}
+                wanted = Counter(poll["votes"].values())
+                if status != 200 or any(counted.get(option, 0) != n for option, n in wanted.items()) or \
+                        sum(counted.values()) != len(poll["votes"]):
+                    votes_wrong.append({"poll": poll["id"], "status": status, "counted": counted, "voted": dict(wanted)})
+            dlq = dead_letters(cluster, consuming)
+            outboxes, unbound = outbox_rows(cluster, bound_events())
+            statuses = Counter({str(k): v for k, v in client.statuses.items()})
+            bad_posts = []
+            for post in poster.posts:
+                for attempt in post["tries"]:
+                    statuses[str(attempt["outcome"])] += 1
+                    if isinstance(attempt["outcome"], int) and answer_is_wrong(attempt["outcome"],
+                                                                               attempt.get("retry_after")):
+                        bad_posts.append({"text": post["text"], **attempt})
+            wrong = {
+                "answers_5xx": len(client.bad) + len(bad_posts),
+                "answered_another_id": len(history["answered_another_id"]),
+                "replays_not_the_first_answer": len(check_replays(replays)),
+                "silent_gaps": len(pushes["gaps"]),
+                "memberships": len(derived["memberships"]),
+                "placements": len(derived["placements"]),
+                "expelled_still_in": len(derived["expelled_still_in"]),
+                "counters": len(derived["counters"]),
+                "official_chats_missing": len(derived["official_chats_missing"]),
+                "polls_missing": len(polls_missing),
+                "votes": len(votes_wrong),
+                "dead_letters": sum(abs(n) for n in dlq.values()),
+                "outbox_rows": sum(outboxes.values()),
+                "trickle_failures": len(trickle.failures),
+                "invitations_never_came": len(trickle.pending),
+                "processes_exited": len(faults.exited),
+            }
+            restarts = faults.done["broker"] + faults.done["database"]
+            accepted, lost, duplicated = history["accepted"], len(history["lost"]), len(history["duplicated"])
+            report = {
+                "arguments": vars(args), "faults": faults.log, "settle_seconds": round(settled, 1),
+                "posts": {"offered": len(poster.posts), "accepted": accepted,
+                          "accepted_first_try": sum(1 for p in poster.posts if p["message"] and len(p["tries"]) == 1),
+                          "never_accepted": len(poster.posts) - accepted,
+                          "saved_without_201": history["saved_without_201"], "tries": dict(statuses)},
+                "history": {k: history[k] for k in ("lost", "duplicated", "answered_another_id")},
+                "replays": {"sent": len(replays), "wrong": check_replays(replays)},
+                "pushes": pushes,
+                "sockets": {"open": len(readers), "resync_frames": sum(len(r.resyncs) for r in readers.values()),
+                            "reopened": sum(len(r.opened) - 1 for r in readers.values())},
+                "trickle": {"done": dict(trickle.done), "polls": len(trickle.polls),
+                            "votes": sum(len(p["votes"]) for p in trickle.polls), "failures": trickle.failures,
+                            "pending": [{"user": i["person"]["user_id"], "purpose": i["purpose"]}
+                                        for i in trickle.pending]},
+                "derived": derived, "polls_missing": polls_missing, "votes_wrong": votes_wrong,
+                "answers_wrong": client.bad + bad_posts, "dead_letters": dlq, "outboxes": outboxes,
+                "outboxes_unbound": unbound,
+                "exited": faults.exited, "wrong": wrong,
+                "figures": {"restarts": restarts, "broker_restarts": faults.done["broker"],
+                            "database_restarts": faults.done["database"], "kills": faults.done["kill"],
+                            "accepted": accepted, "lost": lost, "duplicated": duplicated, "wrong": sum(wrong.values())},
+            }
+            report["ok"] = lost == 0 and duplicated == 0 and sum(wrong.values()) == 0
+            print_report(report)
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            (out / f"faults-{stamp}.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str))
+            print(f"full results: {out / f'faults-{stamp}.json'}")
+            f = report["figures"]
+            print(summary_line(f["restarts"], f["kills"], f["accepted"], f["lost"], f["duplicated"], f["wrong"]),
+                  flush=True)
+            return report
+        finally:
+            stop.set()
+            if faults is not None:
+                faults.stop()
 
 
 def print_report(report: dict) -> None:
