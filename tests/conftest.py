@@ -1,3 +1,4 @@
+import copy
 import os
 import shutil
 import uuid
@@ -5,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from devkit.helpers import Api, dev_env, reset_memory_bus
+from devkit.helpers import Api, dev_env, reset_memory_bus, wait_for
 from devkit.servers import PostgresServer, RabbitMQServer
 
 
@@ -54,12 +55,12 @@ def migrated(tmp_path_factory) -> Path:
     return directory
 
 
-def _platform(var_dir: Path, migrated: Path, **env):
+def _platform(var_dir: Path, start_from: Path, **env):
+    """The platform on a copy of `start_from`: the migrated databases, or a
+    stopped platform's whole directory (`school_snapshot`)."""
     from services.embedded import build_platform, stop_platform
 
-    var_dir.mkdir(parents=True, exist_ok=True)
-    for database in migrated.glob("*.db"):
-        shutil.copyfile(database, var_dir / database.name)
+    shutil.copytree(start_from, var_dir, dirs_exist_ok=True)
     reset_memory_bus()
     gateway, apps = build_platform(dev_env(var_dir, **env))
     platform = type("Platform", (), {})()
@@ -69,6 +70,74 @@ def _platform(var_dir: Path, migrated: Path, **env):
     yield platform
     stop_platform(gateway, apps)
     reset_memory_bus()
+
+
+def _unsettled(apps: dict) -> list[str]:
+    """What of a platform's events is not yet handled: events still in an
+    outbox, and events in a service's queues (a consumer's unacknowledged ones
+    go back to its queue when it stops). Gateways' and revocation followers'
+    queues are caches, not events owed to anyone."""
+    from kombu.transport import memory
+
+    waiting = [f"{name} outbox: {app.extensions['sferum'].relay.pending()}" for name, app in apps.items()
+               if app.extensions["sferum"].relay.pending()]
+    return waiting + [f"{name}: {queue.qsize()}" for name, queue in list(memory.Channel.queues.items())
+                      if queue.qsize() and not name.startswith(("gateway.realtime.", "revocations."))]
+
+
+@pytest.fixture(scope="session")
+def school_snapshot(tmp_path_factory, migrated):
+    """The School of tests/support/school.py, built once per test process on
+    the in-process platform, which is then stopped with every event of the
+    building handled: its directory and the School (people, ids, tokens).
+    `school_platform` starts each test's platform on a copy of it instead of
+    building the school again (a second of each test). Its tokens are issued
+    for two hours: the suite uses them long after they were issued."""
+    from services.embedded import build_platform, stop_platform
+    from support.school import School
+
+    for _ in range(3):  # a stop that caught an event on its way: build it again
+        directory = tmp_path_factory.mktemp("school")
+        shutil.copytree(migrated, directory, dirs_exist_ok=True)
+        reset_memory_bus()
+        gateway, apps = build_platform(dev_env(directory, ACCESS_TOKEN_TTL=7200))
+        platform = type("Platform", (), {"gateway": gateway, "apps": apps, "api": Api(gateway.test_client())})()
+        school = School(platform, platform.api)
+        wait_for(lambda: not _unsettled(apps), message="the school's events handled")
+        stop_platform(gateway, apps)
+        left = _unsettled(apps)
+        reset_memory_bus()
+        if not left:
+            school.api = None
+            return directory, school
+    raise AssertionError(f"the school's platform stopped with events unhandled: {left}")
+
+
+@pytest.fixture
+def school_platform_with(tmp_path, school_snapshot):
+    """Starts the in-process platform, with settings of the test's own, holding
+    the School of `school_snapshot` as `platform.school` (each test its own copy
+    of both): `school_platform_with(ERASURE_GRACE_SECONDS=2)`."""
+    directory, school = school_snapshot
+    started = []
+
+    def start(**env):
+        started.append(_platform(tmp_path / f"platform-{len(started)}", directory, **env))
+        platform = next(started[-1])
+        platform.school = copy.deepcopy(school)
+        platform.school.api = platform.api
+        platform.api.operator = platform.school.operator  # signed in already (support.school.operator)
+        return platform
+
+    yield start
+    for platform in started:
+        next(platform, None)
+
+
+@pytest.fixture
+def school_platform(school_platform_with):
+    """`school_platform_with` with the tests' usual settings."""
+    return school_platform_with()
 
 
 @pytest.fixture

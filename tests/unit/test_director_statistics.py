@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 from support.chats import accept, invitation_to, join_official, send, texts
-from support.school import Person, School
+from support.school import Person
 
 from devkit.helpers import wait_for
 from services.common.clock import utcnow
@@ -15,8 +15,13 @@ from services.orgstructure import stats
 
 
 @pytest.fixture
-def school(embedded):
-    return School(embedded, embedded.api)
+def embedded(school_platform):
+    return school_platform
+
+
+@pytest.fixture
+def school(school_platform):
+    return school_platform.school
 
 
 def report(api, school, **params):

@@ -16,8 +16,13 @@ from services.common import verification
 
 
 @pytest.fixture
-def school(embedded):
-    return School(embedded, embedded.api)
+def embedded(school_platform):
+    return school_platform
+
+
+@pytest.fixture
+def school(school_platform):
+    return school_platform.school
 
 
 def refused(response, org_id):

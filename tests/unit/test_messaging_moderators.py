@@ -11,8 +11,13 @@ from services.messaging.handlers import handlers
 
 
 @pytest.fixture
-def school(embedded):
-    return School(embedded, embedded.api)
+def embedded(school_platform):
+    return school_platform
+
+
+@pytest.fixture
+def school(school_platform):
+    return school_platform.school
 
 
 def group_chat(api, creator, members, title="Кружок"):

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from support.chats import accept, invitation_to, invitations, join_official, my_chat, send, texts, upload
-from support.school import Person, School
+from support.school import Person
 from support.streams import Frames
 
 from services.common.clock import isoformat, utcnow
@@ -15,8 +15,13 @@ from services.messaging.handlers import handlers
 
 
 @pytest.fixture
-def school(embedded):
-    return School(embedded, embedded.api)
+def embedded(school_platform):
+    return school_platform
+
+
+@pytest.fixture
+def school(school_platform):
+    return school_platform.school
 
 
 def test_official_chats_invite_and_nobody_joins_without_consent(embedded, school):

@@ -19,8 +19,13 @@ from services.moderation.rules import month_after
 
 
 @pytest.fixture
-def school(embedded):
-    return School(embedded, embedded.api)
+def embedded(school_platform):
+    return school_platform
+
+
+@pytest.fixture
+def school(school_platform):
+    return school_platform.school
 
 
 def test_2_2_the_teacher_who_runs_a_chat_moderates_it_and_removes_what_breaks_its_rules(embedded, school):

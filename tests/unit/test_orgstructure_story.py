@@ -2,14 +2,19 @@
 in-process platform: events flow between identity and orgstructure."""
 import pytest
 from support.chats import join_official, send
-from support.school import Person, School, create_region, operator
+from support.school import Person, create_region, operator
 
 from devkit.helpers import assert_error, phone, wait_for
 
 
 @pytest.fixture
-def school(embedded):
-    return School(embedded, embedded.api)
+def embedded(school_platform):
+    return school_platform
+
+
+@pytest.fixture
+def school(school_platform):
+    return school_platform.school
 
 
 def test_registration_story(embedded):

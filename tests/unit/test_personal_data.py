@@ -23,13 +23,13 @@ GRACE = 2
 
 
 @pytest.fixture
-def platform(embedded_with):
-    return embedded_with(ERASURE_GRACE_SECONDS=GRACE)
+def platform(school_platform_with):
+    return school_platform_with(ERASURE_GRACE_SECONDS=GRACE)
 
 
 @pytest.fixture
 def school(platform):
-    return School(platform, platform.api)
+    return platform.school
 
 
 def databases(platform) -> dict:

@@ -13,8 +13,13 @@ from devkit.helpers import assert_error, wait_for
 
 
 @pytest.fixture
-def school(embedded):
-    return School(embedded, embedded.api)
+def embedded(school_platform):
+    return school_platform
+
+
+@pytest.fixture
+def school(school_platform):
+    return school_platform.school
 
 
 def join(api, token, person) -> dict:

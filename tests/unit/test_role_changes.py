@@ -4,14 +4,18 @@ events and history; the school never ends with no admin, and a refused
 change changes nothing."""
 import pytest
 from support.chats import invitation_to, accept
-from support.school import School
 
 from devkit.helpers import assert_error, wait_for
 
 
 @pytest.fixture
-def school(embedded):
-    return School(embedded, embedded.api)
+def embedded(school_platform):
+    return school_platform
+
+
+@pytest.fixture
+def school(school_platform):
+    return school_platform.school
 
 
 def roles_of(api, school, person):

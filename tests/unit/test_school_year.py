@@ -5,7 +5,6 @@ classes' chats renamed; a dry run shows the plan and a single confirmation
 carries it out, once a year and never in an archived school."""
 import pytest
 from support.chats import accept, invitation_to, join_official, my_chat
-from support.school import School
 
 from devkit.helpers import assert_error, wait_for
 from services.orgstructure.school_year import UnitFacts, next_name, plan_for
@@ -14,11 +13,15 @@ YEAR = "2027/2028"
 
 
 @pytest.fixture
-def school(embedded):
+def embedded(school_platform):
+    return school_platform
+
+
+@pytest.fixture
+def school(school_platform):
     """Школа № 5 with 5А and 5Б (grade 5), and 11А with a student whose parent
     also has a child in 5А."""
-    school = School(embedded, embedded.api)
-    api = embedded.api
+    school, api = school_platform.school, school_platform.api
     school.class_11 = api.post(f"/orgs/{school.org_id}/units", {"name": "11А", "grade": 11, "academic_year": "2026/2027"},
                                token=school.admin.token).json["id"]
     school.graduate = school.invite_and_join("student", "выпускник", unit_id=school.class_11)

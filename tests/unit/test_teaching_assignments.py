@@ -4,14 +4,18 @@ head's official chat with the class's teachers follows them; a dismissed
 teacher, or one who teaches no more, loses them. Bad input changes nothing."""
 import pytest
 from support.chats import accept, invitation_to, invitations
-from support.school import School
 
 from devkit.helpers import assert_error, wait_for
 
 
 @pytest.fixture
-def school(embedded):
-    return School(embedded, embedded.api)
+def embedded(school_platform):
+    return school_platform
+
+
+@pytest.fixture
+def school(school_platform):
+    return school_platform.school
 
 
 def teachers_of(api, school, unit_id, token=None):
