@@ -1,6 +1,6 @@
 """The soak under faults (`make faults`), shortened: the distributed mode
 with every service's relay and consumer in a worker process of its own,
-posting through the gateway for a minute with a trickle of joins, transfers,
+posting through the gateway for 35 seconds with a trickle of joins, transfers,
 expulsions and polls while RabbitMQ is restarted three times, PostgreSQL
 once, and three processes are killed (a messaging web worker, messaging's
 worker process, the gateway's worker). Nothing accepted is lost or doubled,
@@ -20,7 +20,7 @@ import faults  # noqa: E402
 def test_nothing_lost_doubled_or_wrong_through_restarts_and_kills(tmp_path):
     args = faults.parser().parse_args([
         "--schools", "2", "--classes", "2", "--students", "5", "--movers", "2", "--parents", "1",
-        "--rate", "20", "--duration", "60", "--trickle-seconds", "3", "--restarts", "3",
+        "--rate", "20", "--duration", "35", "--trickle-seconds", "3", "--restarts", "3",
         "--database-restarts", "1", "--outage-seconds", "2", "--kills", "3", "--replays", "50",
         "--settle-seconds", "120", "--out", str(tmp_path)])
     report = faults.run(args)
