@@ -2,15 +2,15 @@
 messaging's events, and who may see what. A chat or a message moderation has
 not heard of yet may simply be on its way: that answers `not_ready`, never
 404. Someone who is not in a chat it knows finds nothing there (404), whatever
-their school."""
+their school, at once unless they joined it a moment ago."""
 from __future__ import annotations
 
 import json
 import re
 
+from services.common import settling
 from services.common.db import lock_for_transaction
 from services.common.errors import Forbidden, NotFound
-from services.common.settling import NotReady
 from services.common.verification import check as check_verification
 
 from . import rules
@@ -75,16 +75,21 @@ def known_chat(chat_id: str) -> Chat:
     chat = Chat.get_or_none(Chat.chat_id == chat_id) if _ID.fullmatch(chat_id) else None
     if chat is None:
         if _ID.fullmatch(chat_id):
-            raise NotReady("This chat is not known to moderation yet.", certain=False)
+            raise settling.NotReady("This chat is not known to moderation yet.", certain=False)
         raise NotFound("No such chat.")
     return chat
 
 
 def visible_chat(user_id: str, chat_id: str) -> Chat:
-    """The chat, for its members and moderators."""
+    """The chat, for its members and moderators. Refused, the answer names
+    what moderation may simply not have heard of yet (the person's joining of
+    the school, of the chat): the gateway asks again while those were
+    announced a moment ago, and tells a stranger 404 at once."""
     chat = known_chat(chat_id)
-    if not roles(chat.org_id, user_id) or not (is_chat_member(chat.chat_id, user_id) or moderates(chat, user_id)):
-        raise NotFound("No such chat.")
+    in_school = bool(roles(chat.org_id, user_id))
+    if not in_school or not (is_chat_member(chat.chat_id, user_id) or moderates(chat, user_id)):
+        lacking = [] if in_school else [settling.member(chat.org_id, user_id)]
+        raise NotFound("No such chat.", lacking=lacking + [settling.chat_member(chat.chat_id, user_id)])
     return chat
 
 
@@ -114,7 +119,7 @@ def known_message(message_id: str) -> Message:
     message = Message.get_or_none(Message.message_id == message_id) if _ID.fullmatch(message_id) else None
     if message is None:
         if _ID.fullmatch(message_id):
-            raise NotReady("This message is not known to moderation yet.", certain=False)
+            raise settling.NotReady("This message is not known to moderation yet.", certain=False)
         raise NotFound("No such message.")
     return message
 

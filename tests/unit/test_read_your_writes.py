@@ -14,7 +14,7 @@ import time
 import uuid
 
 import pytest
-from support.chats import created, join_official
+from support.chats import accept, created, invitation_to, join_official, send
 from support.held import Held
 from support.school import Person, School, create_region, operator
 
@@ -215,6 +215,42 @@ def test_invited_into_a_new_chat_and_written_to_right_after_joining(embedded, sc
     assert chat.status_code == 201, chat
     direct = api.post("/chats", {"org_id": org, "kind": "direct", "user_id": student.id}, token=school.head.token)
     assert direct.status_code == 201, direct
+
+
+def test_a_member_who_just_joined_a_chat_reports_in_it_at_once(embedded, school, hold):
+    """moderation learns who is in a chat from messaging's events: a report
+    made right after joining waits for that, and a stranger is told 404 at once."""
+    from services.moderation.models import ChatMember as ModerationMember, Message as ModerationMessage
+
+    api, org = embedded.api, school.org_id
+    student = joined(api, school, "student", "new reporter", unit_id=school.class_a)
+    chat = created(api.post("/chats", {"org_id": org, "kind": "group", "title": "Кружок",
+                                       "invite_user_ids": [student.id]}, token=school.head.token))
+    message = send(api, school.head, chat["id"], "Домашнее задание на завтра")
+    invitation = invitation_to(api, student, lambda preview: preview["id"] == chat["id"])
+    moderation_runtime = embedded.apps["moderation"].extensions["sferum"]
+
+    def moderation_knows(model, *where):
+        with moderation_runtime.connection():
+            return model.select().where(*where).exists()
+
+    wait_for(lambda: moderation_knows(ModerationMessage, ModerationMessage.message_id == message["id"]),
+             message="moderation knowing the message")
+    moderation = hold("moderation")
+    accept(api, student, invitation)
+    body = {"message_id": message["id"], "reason": "Грубость"}
+    alone = moderation.direct("POST", "/reports", student, json=body)
+    assert_error(alone, 404)
+    assert f"chat-member:{chat['id']}:{student.id}" in alone.headers.get("X-Sferum-Lacking", "").split(",")
+    moderation.release_after(0.5)
+    reported, took = timed(lambda: api.post("/reports", body, token=student.token))
+    assert reported.status_code == 201, reported
+    assert took >= 0.4  # answered once moderation heard of the joining, not before
+    assert moderation_knows(ModerationMember, ModerationMember.chat_id == chat["id"],
+                            ModerationMember.user_id == student.id)
+    refused, took = timed(lambda: api.post("/reports", body, token=school.other_student.token))
+    assert_error(refused, 404)
+    assert took < 0.5
 
 
 def test_a_parent_who_becomes_a_teacher_creates_a_chat_at_once(embedded, school, hold):
