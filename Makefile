@@ -14,7 +14,7 @@ run: venv
 ## Chromium, and real media through Janus and coturn (all installed from Debian when missing).
 test: venv
 	@bash tools/install-servers.sh chromium chromium-driver janus coturn
-	SFERUM_REQUIRE_SERVERS=1 $(PY) -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+	SFERUM_REQUIRE_SERVERS=1 $(PY) -m pytest -n 2 --dist loadscope $(PYTEST_ARGS)
 
 ## Every service and the gateway as its own gunicorn process on RabbitMQ and PostgreSQL.
 distributed: venv

@@ -5,25 +5,33 @@ import uuid
 from pathlib import Path
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from devkit.helpers import Api, dev_env, reset_memory_bus, wait_for
 from devkit.servers import PostgresServer, RabbitMQServer
 
 
 TESTS = Path(__file__).parent
-# `make test` runs on two workers (`-n 2 --dist loadgroup`). Tests that start
-# servers of their own run one after another on one worker, sharing them
-# (RabbitMQ, PostgreSQL, Janus, the gunicorn platform), and so do the browser
-# tests (Chromium); the in-process tests fill in around them.
+# `make test` runs on two workers (`-n 2 --dist loadscope`), a test module at a
+# time, so that a module's fixtures are made once. Tests that start servers of
+# their own run one after another on one worker, sharing them (RabbitMQ,
+# PostgreSQL, Janus, the gunicorn platform), and so do the browser tests
+# (Chromium); the in-process tests fill in around them.
 GROUPS = {"integration": "servers", "e2e": "servers", "browser": "browser"}
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    for item in items:
-        group = GROUPS.get(item.path.relative_to(TESTS).parts[0])
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+class _Grouped(LoadScopeScheduling):
+    """What goes to a worker in one piece: a test module, or a whole group."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        module = nodeid.split("::", 1)[0]
+        parts = Path(module).parts
+        return GROUPS.get(parts[1], module) if len(parts) > 2 and parts[0] == TESTS.name else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    return _Grouped(config, log)
 
 
 @pytest.hookimpl(hookwrapper=True)
