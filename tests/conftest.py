@@ -63,10 +63,10 @@ def migrated(tmp_path_factory) -> Path:
     return directory
 
 
-def _platform(var_dir: Path, start_from: Path, **env):
-    """The platform on a copy of `start_from`: the migrated databases, or a
-    stopped platform's whole directory (`school_snapshot`)."""
-    from services.embedded import build_platform, stop_platform
+def _start(var_dir: Path, start_from: Path, **env):
+    """The in-process platform on a copy of `start_from`: the migrated
+    databases, or a stopped platform's whole directory (`school_snapshot`)."""
+    from services.embedded import build_platform
 
     shutil.copytree(start_from, var_dir, dirs_exist_ok=True)
     reset_memory_bus()
@@ -75,22 +75,37 @@ def _platform(var_dir: Path, start_from: Path, **env):
     platform.gateway = gateway
     platform.apps = apps
     platform.api = Api(gateway.test_client())
-    yield platform
-    stop_platform(gateway, apps)
+    return platform
+
+
+def _stop(platform, settled: bool = False) -> list[str]:
+    """Stops it; with `settled`, answers what of its events it left unhandled."""
+    from services.embedded import stop_platform
+
+    stop_platform(platform.gateway, platform.apps)
+    left = _unsettled(platform.apps) if settled else []
     reset_memory_bus()
+    return left
 
 
 def _unsettled(apps: dict) -> list[str]:
-    """What of a platform's events is not yet handled: events still in an
-    outbox, and events in a service's queues (a consumer's unacknowledged ones
-    go back to its queue when it stops). Gateways' and revocation followers'
-    queues are caches, not events owed to anyone."""
+    """Events still in an outbox, and in a service's own queues (a stopped
+    consumer's unacknowledged ones are back in its queue)."""
     from kombu.transport import memory
 
-    waiting = [f"{name} outbox: {app.extensions['sferum'].relay.pending()}" for name, app in apps.items()
-               if app.extensions["sferum"].relay.pending()]
-    return waiting + [f"{name}: {queue.qsize()}" for name, queue in list(memory.Channel.queues.items())
-                      if queue.qsize() and not name.startswith(("gateway.realtime.", "revocations."))]
+    runtimes = [app.extensions["sferum"] for app in apps.values()]
+    queues = {queue.name for runtime in runtimes if runtime.consumer is not None
+              for queue in (runtime.consumer.queues.main, runtime.consumer.queues.retry,
+                            runtime.consumer.queues.dead_letter)}
+    return ([f"{runtime.name} outbox: {runtime.relay.pending()}" for runtime in runtimes if runtime.relay.pending()]
+            + [f"{name}: {memory.Channel.queues[name].qsize()}" for name in sorted(queues)
+               if name in memory.Channel.queues and memory.Channel.queues[name].qsize()])
+
+
+def _platform(var_dir: Path, start_from: Path, **env):
+    platform = _start(var_dir, start_from, **env)
+    yield platform
+    _stop(platform)
 
 
 @pytest.fixture(scope="session")
@@ -101,20 +116,14 @@ def school_snapshot(tmp_path_factory, migrated):
     `school_platform` starts each test's platform on a copy of it instead of
     building the school again (a second of each test). Its tokens are issued
     for two hours: the suite uses them long after they were issued."""
-    from services.embedded import build_platform, stop_platform
     from support.school import School
 
     for _ in range(3):  # a stop that caught an event on its way: build it again
         directory = tmp_path_factory.mktemp("school")
-        shutil.copytree(migrated, directory, dirs_exist_ok=True)
-        reset_memory_bus()
-        gateway, apps = build_platform(dev_env(directory, ACCESS_TOKEN_TTL=7200))
-        platform = type("Platform", (), {"gateway": gateway, "apps": apps, "api": Api(gateway.test_client())})()
+        platform = _start(directory, migrated, ACCESS_TOKEN_TTL=7200)
         school = School(platform, platform.api)
-        wait_for(lambda: not _unsettled(apps), message="the school's events handled")
-        stop_platform(gateway, apps)
-        left = _unsettled(apps)
-        reset_memory_bus()
+        wait_for(lambda: not _unsettled(platform.apps), message="the school's events handled")
+        left = _stop(platform, settled=True)
         if not left:
             school.api = None
             return directory, school

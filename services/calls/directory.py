@@ -122,10 +122,8 @@ def audience(call: Call) -> list[str]:
 def facts_lacking(org_id: str, user_id: str, chat_id: str | None) -> list[str]:
     """The facts calls has not heard of whose absence may be all that refuses
     this person: their membership of the school, of the chat."""
-    lacking = [] if is_member(org_id, user_id) else [settling.member(org_id, user_id)]
-    if chat_id and not in_chat(chat_id, user_id):
-        lacking.append(settling.chat_member(chat_id, user_id))
-    return lacking
+    return settling.membership_lacking(org_id, user_id, is_member(org_id, user_id), chat_id,
+                                       not chat_id or in_chat(chat_id, user_id))
 
 
 def admins_of(org_id: str) -> list[str]:

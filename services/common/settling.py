@@ -73,6 +73,15 @@ def chat_member(chat_id: str, user_id: str) -> str:
     return f"chat-member:{chat_id}:{user_id}"
 
 
+def membership_lacking(org_id: str, user_id: str, in_school: bool, chat_id: str | None = None,
+                       in_chat: bool = True) -> list[str]:
+    """What a refusal names when a service's projection does not have the
+    person in the school, or in the chat: facts that may simply be on their
+    way (the gateway asks again while they were announced a moment ago)."""
+    return (([] if in_school else [member(org_id, user_id)])
+            + ([chat_member(chat_id, user_id)] if chat_id and not in_chat else []))
+
+
 def lacking_header(keys) -> dict:
     """For an answer that is not a refusal but may be incomplete (a list read
     while a fact it depends on is on its way): a read, so safe to repeat."""

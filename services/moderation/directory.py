@@ -87,9 +87,10 @@ def visible_chat(user_id: str, chat_id: str) -> Chat:
     announced a moment ago, and tells a stranger 404 at once."""
     chat = known_chat(chat_id)
     in_school = bool(roles(chat.org_id, user_id))
-    if not in_school or not (is_chat_member(chat.chat_id, user_id) or moderates(chat, user_id)):
-        lacking = [] if in_school else [settling.member(chat.org_id, user_id)]
-        raise NotFound("No such chat.", lacking=lacking + [settling.chat_member(chat.chat_id, user_id)])
+    in_chat = is_chat_member(chat.chat_id, user_id) or moderates(chat, user_id)
+    if not (in_school and in_chat):
+        raise NotFound("No such chat.", lacking=settling.membership_lacking(chat.org_id, user_id, in_school,
+                                                                            chat.chat_id, in_chat))
     return chat
 
 

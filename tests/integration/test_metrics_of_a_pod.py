@@ -17,6 +17,7 @@ from devkit.distributed import Cluster
 from devkit.helpers import Api, phone, wait_for
 
 pytestmark = pytest.mark.integration
+CONNECTIONS_PER_WORKER = 6
 
 
 def per_worker(directory: Path, prefix: str, metric: str, **labels) -> dict[int, float]:
@@ -51,7 +52,8 @@ def test_one_scrape_sees_every_worker_of_a_service_and_of_the_gateway(rabbitmq_s
         cluster.start_service("identity", workers=2, threads=2, PROMETHEUS_MULTIPROC_DIR=identity_dir)
         # A gevent worker holding its GUNICORN_WORKER_CONNECTIONS accepts no more: the
         # next streams reach the other worker, whichever of them the kernel favours.
-        cluster.start_gateway(workers=2, PROMETHEUS_MULTIPROC_DIR=gateway_dir, GUNICORN_WORKER_CONNECTIONS=6)
+        cluster.start_gateway(workers=2, PROMETHEUS_MULTIPROC_DIR=gateway_dir,
+                              GUNICORN_WORKER_CONNECTIONS=CONNECTIONS_PER_WORKER)
         cluster.wait_ready(["identity"], timeout=90)
         identity, gateway = cluster.url("identity"), cluster.internal_url("gateway")
         wait_for(lambda: requests.get(gateway + "/readyz/self", timeout=2).status_code == 200, timeout=60,
@@ -83,7 +85,7 @@ def test_one_scrape_sees_every_worker_of_a_service_and_of_the_gateway(rabbitmq_s
             return len([n for n in held.values() if n]) == 2
 
         wait_for(both_hold_streams, timeout=90, interval=0, message="streams on both gateway workers")
-        assert len(streams) <= 2 * 6
+        assert len(streams) <= 2 * CONNECTIONS_PER_WORKER
         for _ in range(6):
             assert scraped(gateway, "realtime_connected_users") == len(streams)
         assert scraped(gateway, "http_requests_total", service="gateway", route="/api/v1/<path:path>") >= 3 * len(

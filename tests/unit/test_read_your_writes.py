@@ -14,14 +14,14 @@ import time
 import uuid
 
 import pytest
+from support.apps import messaging_app
 from support.chats import accept, created, invitation_to, join_official, send
 from support.held import Held
 from support.school import Person, School, create_region, operator
 
-from devkit.helpers import Api, TokensAreUserIds, assert_error, dev_env, phone, wait_for
+from devkit.helpers import Api, assert_error, phone, wait_for
 from gateway.app import GatewayConfig, create_app
-from services.common.config import Settings
-from services.common.wsgi import build
+from services.common.settling import membership_lacking
 
 
 @pytest.fixture(scope="module")
@@ -157,10 +157,7 @@ def test_a_joining_that_lands_while_the_invitations_are_read_is_never_an_empty_s
     right after messaging read the invitations, and before anything else it
     reads: the answer lists them, or says what it lacked, so that the gateway
     asks again. Never an empty list that claims to be settled."""
-    app = build("messaging", Settings.from_env("messaging", dev_env(tmp_path)))
-    app.extensions["sferum.verifier"] = TokensAreUserIds()
-    runtime = app.extensions["sferum"]
-    runtime.migrate()
+    app, runtime = messaging_app(tmp_path)
     from services.messaging import official
     from services.messaging.models import ChatInvitation
 
@@ -326,6 +323,15 @@ def test_another_gateway_hears_of_the_joining_too(embedded, school, hold):
         assert asked.status_code == 201, asked
     finally:
         other.extensions["sferum.gateway"]["hub"].stop()
+
+
+def test_a_refusal_names_the_memberships_the_service_does_not_have():
+    assert membership_lacking("o", "u", in_school=True) == []
+    assert membership_lacking("o", "u", in_school=False) == ["member:o:u"]
+    assert membership_lacking("o", "u", in_school=True, chat_id="c", in_chat=False) == ["chat-member:c:u"]
+    assert membership_lacking("o", "u", in_school=False, chat_id="c", in_chat=False) == [
+        "member:o:u", "chat-member:c:u"]
+    assert membership_lacking("o", "u", in_school=True, chat_id="c", in_chat=True) == []
 
 
 def test_an_announced_fact_counts_as_on_its_way_for_the_window_only():

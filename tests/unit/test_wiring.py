@@ -3,23 +3,12 @@ publisher: two apps of one service in one process share nothing, whatever
 the threads they serve requests and jobs on."""
 import threading
 
+from support.apps import messaging_app
+
 from services.common.auth import Principal
-from services.common.config import Settings
-from devkit.helpers import TokensAreUserIds, dev_env, reset_memory_bus
-from services.common.wsgi import build
+from devkit.helpers import reset_memory_bus
 
 TEACHER = "t" * 32
-
-
-def messaging_app(var_dir):
-    app = build("messaging", Settings.from_env("messaging", dev_env(var_dir)))
-    app.extensions["sferum.verifier"] = TokensAreUserIds()
-    runtime = app.extensions["sferum"]
-    runtime.migrate()
-    pushes = []
-    runtime.realtime.publish = lambda recipients, event_type, data: pushes.append((event_type, data))
-    runtime.pushes = pushes
-    return app, runtime
 
 
 def a_chat(runtime, title):
