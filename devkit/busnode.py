@@ -13,6 +13,9 @@ from devkit.helpers import wait_for
 
 GOOD = "identity.user.updated"
 POISON = "identity.teacher.verified"
+# Handled a transaction's worth at a time (EventHandlers.gathered); a batch
+# holding a user id that starts with "bad" fails.
+GATHERED = "identity.user.erasure_requested"
 
 
 class BusNode:
@@ -34,19 +37,31 @@ class BusNode:
         self.Effect = Effect
         with self.db.connection_context():
             self.db.create_tables(self.kit.tables + [Effect])
-        self.outbox = Outbox(name, self.kit, [GOOD, POISON, "identity.user.registered"])
+        self.outbox = Outbox(name, self.kit, [GOOD, POISON, GATHERED, "identity.user.registered"])
         self.relay = OutboxRelay(name, self.db, self.kit, amqp_url, poll_seconds=0.05)
         self.calls = {"poison": 0}
+        self.gathered_batches: list[list[str]] = []  # the user ids of each call, committed or not
+        self.order: list[str] = []  # the user ids as the handlers saw them, committed or not
         handlers = EventHandlers()
 
         @handlers.on(GOOD)
         def record(service, event):
+            self.order.append(event["data"]["user_id"])
             Effect.create(key=event["data"]["user_id"])
 
         @handlers.on(POISON)
         def always_fails(service, event):
             self.calls["poison"] += 1
             raise RuntimeError("this handler always fails")
+
+        @handlers.gathered(GATHERED)
+        def gather(service, events):
+            users = [event["data"]["user_id"] for event in events]
+            self.gathered_batches.append(users)
+            self.order.extend(users)
+            Effect.insert_many([{"key": user} for user in users]).execute()
+            if any(user.startswith("bad") for user in users):
+                raise RuntimeError("this batch always fails")
 
         service = Service(name, self.db, self.outbox, RealtimePublisher(amqp_url))
         self.consumer = EventConsumer(service, self.kit, handlers, amqp_url, prefetch=8,

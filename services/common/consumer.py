@@ -43,7 +43,8 @@ class _DatabaseAway(Exception):
 
 
 class _FailedInBatch(Exception):
-    """The handler of the event at `index` failed (None: an event came twice)."""
+    """The handler of the event at `index` failed (None: an event came twice,
+    or a gathering handler failed on some event of the batch)."""
 
     def __init__(self, index: int | None):
         super().__init__(index)
@@ -74,9 +75,32 @@ class EventHandlers:
             return function
         return register
 
+    def gathered(self, *event_types: str):
+        """For events handled faster together, such as counters: `function(service,
+        events)` is called with each run of consecutive events of these types
+        in a transaction, in their order and in their place among the other
+        events; a few statements for a run instead of a few for each event."""
+        def register(function):
+            gatherer = Gatherer(function)
+            for event_type in event_types:
+                self.by_type[event_type] = gatherer
+            return function
+        return register
+
     @property
     def routing_keys(self) -> tuple[str, ...]:
         return tuple(sorted(self.by_type))
+
+
+class Gatherer:
+    """A handler of `EventHandlers.gathered`: called with one event, it handles
+    a batch of that one (an event handled alone)."""
+
+    def __init__(self, function: Callable[[Service, list[dict]], None]):
+        self.function = function
+
+    def __call__(self, service: Service, event: dict) -> None:
+        self.function(service, [event])
 
 
 class ReconnectingConsumer(ConsumerMixin):
@@ -268,7 +292,7 @@ class EventConsumer(ReconnectingConsumer):
         try:
             self._handle_together(events)
         except _FailedInBatch as failure:
-            if failure.index is None:  # an event came twice: sorted out one by one
+            if failure.index is None:  # sorted out one by one
                 for event in events:
                     self._handle_alone(*event)
                 return
@@ -324,7 +348,16 @@ class EventConsumer(ReconnectingConsumer):
                     ).execute()
                 except peewee.IntegrityError:
                     raise _FailedInBatch(None) from None
+                gatherer, run = None, []  # consecutive events of one gathering handler
                 for index, (_message, envelope, handler) in enumerate(events):
+                    if isinstance(handler, Gatherer) and handler is gatherer:
+                        run.append(envelope)
+                        continue
+                    self._gather(gatherer, run)
+                    if isinstance(handler, Gatherer):
+                        gatherer, run = handler, [envelope]
+                        continue
+                    gatherer, run = None, []
                     token = correlation_id.set(envelope.get("correlation_id"))
                     try:
                         handler(self.service, envelope)
@@ -334,6 +367,18 @@ class EventConsumer(ReconnectingConsumer):
                         raise _FailedInBatch(index) from error
                     finally:
                         correlation_id.reset(token)
+                self._gather(gatherer, run)
+
+    def _gather(self, gatherer: Gatherer | None, envelopes: list[dict]) -> None:
+        if gatherer is None:
+            return
+        try:
+            gatherer.function(self.service, envelopes)
+        except (peewee.OperationalError, peewee.InterfaceError):
+            raise
+        except Exception as error:
+            # Which event it failed on is not known: each is handled alone.
+            raise _FailedInBatch(None) from error
 
     def _handle_alone(self, message, envelope: dict, handler) -> None:
         event_id, event_type = envelope["id"], envelope["type"]

@@ -189,6 +189,52 @@ class Statement:
         return target.execute_sql(sql, values)
 
 
+class ListsStatement:
+    """Hand-written SQL for a batch of events, which writes or reads all their
+    rows in one statement: `{name}` in `text` stands for the list given to
+    `execute` by that name, each item a value or a tuple of values (a row,
+    written `(…)`); `%s` for the single values, given in order. On either
+    database; the caller never gives an empty list."""
+
+    _TOKEN = re.compile(r"%s|\{(\w+)\}")
+    _SHAPES_KEPT = 256  # the SQL of so many shapes (list lengths) is kept
+
+    def __init__(self, db: peewee.DatabaseProxy, text: str):
+        self.db = db
+        self.text = text
+        self._names = [match.group(1) for match in self._TOKEN.finditer(text)]  # None for %s
+        self._sql: dict[tuple, str] = {}
+
+    def execute(self, *values, **lists) -> object:
+        target = self.db.obj if isinstance(self.db, peewee.DatabaseProxy) else self.db
+        shape = (type(target).__name__, *((name, len(items), _width(items[0])) for name, items in lists.items()))
+        sql = self._sql.get(shape)
+        if sql is None:
+            if len(self._sql) >= self._SHAPES_KEPT:
+                self._sql.clear()
+            sql = self._sql[shape] = self._TOKEN.sub(lambda match: _placeholders(lists[match.group(1)], target.param)
+                                                     if match.group(1) else target.param, self.text)
+        given, params = iter(values), []
+        for name in self._names:
+            if name is None:
+                params.append(next(given))
+            elif isinstance(lists[name][0], tuple):
+                params.extend(value for row in lists[name] for value in row)
+            else:
+                params.extend(lists[name])
+        return target.execute_sql(sql, params)
+
+
+def _width(item) -> int:
+    return len(item) if isinstance(item, tuple) else 0
+
+
+def _placeholders(items: list, param: str) -> str:
+    width = _width(items[0])
+    one = f"({', '.join([param] * width)})" if width else param
+    return ", ".join([one] * len(items))
+
+
 class ServiceDatabase(peewee.DatabaseProxy):
     """What one service's models are bound to: the database of the service
     instance whose unit of work (a request, a batch of events, a job) runs in

@@ -36,37 +36,10 @@ def chat_changed(service, event):
     stats.chat_changed(event["data"])
 
 
-@handlers.on("messaging.message.created")
-def message_created(service, event):
-    data = event["data"]
-    org_id = data.get("org_id") or event.get("org_id")
-    stats.count_in_chat(org_id, data.get("chat_id"), "messages", event["occurred_at"])
-    stats.active(org_id, data.get("author_id"), event["occurred_at"])
-
-
-@handlers.on("messaging.chat.member.joined")
-def chat_member_joined(service, event):
-    data = event["data"]
-    stats.active(data.get("org_id") or event.get("org_id"), data.get("user_id"), event["occurred_at"])
-
-
-@handlers.on("calls.participant.joined")
-def call_participant(service, event):
-    data = event["data"]
-    stats.active(data.get("org_id") or event.get("org_id"), data.get("user_id"), data.get("at") or event["occurred_at"])
-
-
-@handlers.on("calls.call.ended")
-def call_ended(service, event):
-    data = event["data"]
-    if not data.get("started_at"):
-        return  # rung and never answered (missed, declined): no call took place
-    org_id = data.get("org_id") or event.get("org_id")
-    stats.count_in_chat(org_id, data.get("chat_id"), "calls", data["started_at"])
-    if data.get("ended_at"):
-        minutes = (parse_iso(data["ended_at"]) - parse_iso(data["started_at"])).total_seconds() / 60
-        stats.count_in_chat(org_id, data.get("chat_id"), "call_minutes", data["started_at"],
-                            amount=max(0, round(minutes)))
+@handlers.gathered("messaging.message.created", "messaging.chat.member.joined", "calls.participant.joined",
+                   "calls.call.ended")
+def counted(service, events):
+    stats.count(events)
 
 
 @handlers.on("identity.user.erasure_requested")

@@ -15,7 +15,7 @@ import threading
 from datetime import date, datetime, timedelta
 
 from services.common.clock import parse_iso, utcnow
-from services.common.db import Statement, lock_for_transaction
+from services.common.db import ListsStatement, lock_for_transaction
 from services.common.service import Service
 
 from . import events
@@ -42,44 +42,79 @@ def week_of(moment: datetime | date) -> date:
     return day - timedelta(days=day.weekday())
 
 
-# Every message of every school is counted here: the statements are written out.
-_ADD = Statement(db, f"""
-    INSERT INTO {WeeklyStat._meta.table_name} (organisation_id, unit_id, week, metric, value)
-    VALUES (%s, %s, %s, %s, %s)
+# Every message of every school is counted here: a batch of events is counted
+# with three statements written out, not peewee queries for each event.
+_ADD = ListsStatement(db, f"""
+    INSERT INTO {WeeklyStat._meta.table_name} (organisation_id, unit_id, week, metric, value) VALUES {{counters}}
     ON CONFLICT (organisation_id, unit_id, week, metric) DO UPDATE SET value = {WeeklyStat._meta.table_name}.value
                                                                                 + excluded.value""")
-_ACTIVE = Statement(db, f"""
-    INSERT INTO {Activity._meta.table_name} (organisation_id, day, user_id) VALUES (%s, %s, %s)
+_ACTIVE = ListsStatement(db, f"""
+    INSERT INTO {Activity._meta.table_name} (organisation_id, day, user_id) VALUES {{actives}}
     ON CONFLICT (organisation_id, day, user_id) DO NOTHING""")
-_UNIT_OF_CHAT = Statement(db, f"SELECT unit_id FROM {ChatUnit._meta.table_name} WHERE chat_id = %s")
+_UNITS_OF_CHATS = ListsStatement(db, f"""
+    SELECT chat_id, unit_id FROM {ChatUnit._meta.table_name} WHERE chat_id IN ({{chats}})""")
+
+# (organisation, unit or "" for the whole school, week, metric) -> amount to add
+Increments = dict[tuple[str, str, date, str], int]
+# (organisation, day, user): who was active that day
+Actives = set[tuple[str, date, str]]
 
 
-def count(org_id: str | None, metric: str, at: str | datetime, amount: int = 1, unit_id: str = "") -> None:
-    """Add to a weekly counter (called by event handlers, inside their transaction)."""
-    if not org_id:
-        return
-    moment = parse_iso(at) if isinstance(at, str) else at
-    _ADD.execute(org_id, unit_id or "", week_of(moment), metric, amount)
+def chats_to_place(events: list[dict]) -> set[str]:
+    """The chats whose class or group the counts of `events` need."""
+    return {event["data"]["chat_id"] for event in events
+            if event["type"] in ("messaging.message.created", "calls.call.ended") and event["data"].get("chat_id")}
 
 
-def unit_of_chat(chat_id: str | None) -> str | None:
-    if not chat_id:
-        return None
-    row = _UNIT_OF_CHAT.execute(chat_id).fetchone()
-    return row[0] if row else None
+def counted(events: list[dict], unit_of_chat: dict[str, str]) -> tuple[Increments, Actives]:
+    """What a batch of the other services' events adds to the counters: a
+    message is counted for the school and for the class or group its chat
+    belongs to, and so is a call that took place, with its minutes; writing,
+    joining a chat and joining a call make a person active that day."""
+    increments: Increments = {}
+    actives: Actives = set()
+
+    def add(org_id, chat_id, metric, at, amount=1):
+        week = week_of(parse_iso(at))
+        for unit_id in ("", unit_of_chat.get(chat_id)):
+            if unit_id is not None:
+                key = (org_id, unit_id, week, metric)
+                increments[key] = increments.get(key, 0) + amount
+
+    def active(org_id, user_id, at):
+        if user_id:
+            actives.add((org_id, parse_iso(at).date(), user_id))
+
+    for event in events:
+        data, kind = event["data"], event["type"]
+        org_id = data.get("org_id") or event.get("org_id")
+        if not org_id:
+            continue
+        if kind == "messaging.message.created":
+            add(org_id, data.get("chat_id"), "messages", event["occurred_at"])
+            active(org_id, data.get("author_id"), event["occurred_at"])
+        elif kind == "messaging.chat.member.joined":
+            active(org_id, data.get("user_id"), event["occurred_at"])
+        elif kind == "calls.participant.joined":
+            active(org_id, data.get("user_id"), data.get("at") or event["occurred_at"])
+        elif kind == "calls.call.ended" and data.get("started_at"):  # a call rung and never answered did not take place
+            add(org_id, data.get("chat_id"), "calls", data["started_at"])
+            if data.get("ended_at"):
+                minutes = (parse_iso(data["ended_at"]) - parse_iso(data["started_at"])).total_seconds() / 60
+                add(org_id, data.get("chat_id"), "call_minutes", data["started_at"], max(0, round(minutes)))
+    return increments, actives
 
 
-def count_in_chat(org_id: str | None, chat_id: str | None, metric: str, at: str, amount: int = 1) -> None:
-    """For the school, and for the class or group the chat belongs to."""
-    count(org_id, metric, at, amount)
-    unit_id = unit_of_chat(chat_id)
-    if org_id and unit_id:
-        count(org_id, metric, at, amount, unit_id=unit_id)
-
-
-def active(org_id: str | None, user_id: str | None, at: str) -> None:
-    if org_id and user_id:
-        _ACTIVE.execute(org_id, parse_iso(at).date(), user_id)
+def count(events: list[dict]) -> None:
+    """Counts a batch of events (the consumer's handler, inside its transaction)."""
+    chats = sorted(chats_to_place(events))
+    unit_of_chat = dict(_UNITS_OF_CHATS.execute(chats=chats).fetchall()) if chats else {}
+    increments, actives = counted(events, unit_of_chat)
+    # In a fixed order: two transactions adding to the same counters never wait for each other in turn.
+    if increments:
+        _ADD.execute(counters=[(*key, amount) for key, amount in sorted(increments.items())])
+    if actives:
+        _ACTIVE.execute(actives=sorted(actives))
 
 
 def chat_changed(data: dict) -> None:

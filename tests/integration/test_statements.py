@@ -1,9 +1,10 @@
 """Hand-written statements on PostgreSQL: prepared once per connection, and
 not prepared at all when DATABASE_URL says `?prepare=0` (PgBouncer in
-transaction mode)."""
+transaction mode); a batch's statements with lists of values and of rows,
+on PostgreSQL and SQLite."""
 import pytest
 
-from services.common.db import Statement, open_database
+from services.common.db import ListsStatement, Statement, open_database
 
 pytestmark = pytest.mark.integration
 
@@ -56,6 +57,27 @@ def test_prepare_0_runs_the_same_statements_unprepared(open_db):
     assert add.execute(1, "ещё раз").rowcount == 0
     assert read.execute(1).fetchone() == ("Собрание в пятницу",)
     assert prepared_names(db) == []
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "sqlite"])
+def test_a_lists_statement_takes_rows_lists_and_single_values_in_their_order(open_db, tmp_path, engine):
+    if engine == "postgresql":
+        db = open_db()
+    else:
+        db = open_database(f"sqlite:///{tmp_path / 'notes.db'}")
+        db.connect()
+        db.execute_sql("CREATE TABLE notes (id integer PRIMARY KEY, text text)")
+    add = ListsStatement(db, "INSERT INTO notes (id, text) VALUES {notes} "
+                             "ON CONFLICT (id) DO UPDATE SET text = excluded.text")
+    read = ListsStatement(db, "SELECT id, text FROM notes "
+                              "WHERE id IN ({ids}) AND text <> %s AND id IN ({ids}) ORDER BY id")
+    with db.atomic():
+        add.execute(notes=[(1, "Собрание"), (2, "черновик"), (3, "Экскурсия")])
+        add.execute(notes=[(2, "Родительское собрание")])
+    found = read.execute("Экскурсия", ids=[1, 2, 3, 4]).fetchall()
+    assert found == [(1, "Собрание"), (2, "Родительское собрание")]
+    assert read.execute("Собрание", ids=[3]).fetchall() == [(3, "Экскурсия")]
+    db.close()
 
 
 def test_begin_goes_with_the_first_statement_and_never_outlives_its_transaction(open_db, new_database):

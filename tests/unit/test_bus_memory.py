@@ -4,7 +4,7 @@ from collections import Counter
 import pytest
 from kombu import Connection
 
-from devkit.busnode import GOOD, POISON, BusNode, settle
+from devkit.busnode import GATHERED, GOOD, POISON, BusNode, settle
 from devkit.helpers import phone, reset_memory_bus, wait_for
 from services.orgstructure.models import KnownUser
 
@@ -76,6 +76,49 @@ def test_events_that_arrive_together_are_applied_together_and_a_failing_one_alon
     assert [consumer.effects(f"m{n}") for n in range(4)] == [1, 1, 1, 1]
     assert consumer.consumer.handled_together_total >= 3
     assert_dead_lettered_after(2)
+
+
+def queued_before_the_consumer_starts(consumer, producer, events):
+    with Connection("memory://") as connection:
+        consumer.consumer.queues.prepare(connection)
+    for event_type, user_id in events:
+        producer.publish(event_type, {"user_id": user_id, "display_name": "m", "erase_at": "2026-12-01T00:00:00Z"})
+    producer.start_relay()
+    wait_for(lambda: not producer.outbox_rows(), message="all in the queue")
+
+
+def test_consecutive_gathered_events_are_handled_together_in_their_place(nodes):
+    consumer, producer = nodes("orgstructure"), nodes("identity")
+    queued_before_the_consumer_starts(consumer, producer, [
+        (GATHERED, "g1"), (GOOD, "m1"), (GATHERED, "g2"), (GATHERED, "g3"), (GOOD, "m2")])
+    consumer.start_consumer()
+    settle(producer, consumer)
+    assert consumer.gathered_batches == [["g1"], ["g2", "g3"]]
+    assert consumer.order[:5] == ["g1", "m1", "g2", "g3", "m2"]
+    assert [consumer.effects(key) for key in ("g1", "g2", "g3", "m1", "m2")] == [1, 1, 1, 1, 1]
+    assert consumer.consumer.handled_together_total >= 5
+
+
+def test_a_failing_gathered_batch_is_handled_event_by_event(nodes):
+    """The gathering handler cannot say which event it failed on: each event
+    of the batch is handled alone, the good ones applied once, the bad one
+    retried and dead-lettered."""
+    consumer, producer = nodes("orgstructure", max_attempts=2), nodes("identity")
+    queued_before_the_consumer_starts(consumer, producer, [
+        (GOOD, "m1"), (GATHERED, "g1"), (GATHERED, "bad"), (GATHERED, "g2")])
+    consumer.start_consumer()
+    settle(producer, consumer)
+    assert consumer.gathered_batches[0] == ["g1", "bad", "g2"]
+    assert ["g1"] in consumer.gathered_batches and ["g2"] in consumer.gathered_batches
+    assert [consumer.effects(key) for key in ("g1", "g2", "m1")] == [1, 1, 1]
+    with Connection("memory://") as connection:
+        dead = connection.SimpleQueue("orgstructure.dlq")
+        message = dead.get(timeout=15)
+        assert message.headers["x-attempts"] == 2
+        assert message.headers["x-error"] == "RuntimeError('this batch always fails')"
+        message.ack()
+        dead.close()
+    assert consumer.effects("bad") == 0
 
 
 def test_the_relay_is_woken_by_a_commit_that_wrote_events_and_by_nothing_else(embedded_with, monkeypatch):

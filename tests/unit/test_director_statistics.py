@@ -110,3 +110,33 @@ def test_the_rule_of_suppression(count, shown):
 def test_weeks_start_on_monday():
     assert stats.week_of(date(2026, 9, 6)) == date(2026, 8, 31)
     assert stats.week_of(date(2026, 9, 7)) == date(2026, 9, 7)
+
+
+def test_what_a_batch_of_events_counts():
+    """A plain rule of the events alone: a message counts for the school and
+    for its chat's class; a call that took place counts with its minutes, a
+    call never answered does not; writing and joining make people active."""
+    def event(kind, occurred_at, **data):
+        return {"type": kind, "occurred_at": occurred_at, "data": {"org_id": "org", **data}}
+
+    increments, actives = stats.counted([
+        event("messaging.message.created", "2026-09-01T08:00:00Z", chat_id="class-chat", author_id="u1"),
+        event("messaging.message.created", "2026-09-01T09:00:00Z", chat_id="staff-chat", author_id="u1"),
+        event("calls.call.ended", "2026-09-03T10:00:00Z", chat_id="class-chat", started_at="2026-09-03T09:00:00Z",
+              ended_at="2026-09-03T09:29:40Z"),
+        event("calls.call.ended", "2026-09-03T11:00:00Z", chat_id="class-chat", started_at=None),
+        event("calls.participant.joined", "2026-09-04T00:00:01Z", user_id="u2", at="2026-09-03T23:59:59Z"),
+        event("messaging.chat.member.joined", "2026-09-05T12:00:00Z", chat_id="class-chat", user_id="u3"),
+        {"type": "messaging.message.created", "occurred_at": "2026-09-01T08:00:00Z",
+         "data": {"chat_id": "class-chat", "author_id": "u1"}},  # no school: not counted
+    ], {"class-chat": "class-5a"})
+    week = date(2026, 8, 31)
+    assert increments == {("org", "", week, "messages"): 2, ("org", "class-5a", week, "messages"): 1,
+                          ("org", "", week, "calls"): 1, ("org", "class-5a", week, "calls"): 1,
+                          ("org", "", week, "call_minutes"): 30, ("org", "class-5a", week, "call_minutes"): 30}
+    assert actives == {("org", date(2026, 9, 1), "u1"), ("org", date(2026, 9, 3), "u2"),
+                       ("org", date(2026, 9, 5), "u3")}
+    assert stats.chats_to_place([
+        event("messaging.message.created", "2026-09-01T08:00:00Z", chat_id="a", author_id="u1"),
+        event("messaging.chat.member.joined", "2026-09-01T08:00:00Z", chat_id="b", user_id="u1"),
+        event("calls.call.ended", "2026-09-01T08:00:00Z", chat_id="c", started_at=None)]) == {"a", "c"}
