@@ -5,60 +5,105 @@ review opens one with messaging's own findings. Messages by the chat's
 moderators are not screened: they are the ones who review."""
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from services.common.clock import parse_iso, utcnow
-from services.common.db import Statement
+from services.common.db import ListsStatement
 from services.common.filters import FLOODING, Filters, flood_window, is_flooding
 from services.common.service import Service
 
 from . import directory, reports
 from .models import Chat, Message, Moderator, OrgMember, Report, db
 
-# Every message of the platform passes here: the statements are written out
-# (services.common.db.Statement), and one query reads all that screening needs.
-_STORE = Statement(db, f"""
+# Every message of the platform passes here, a run of them at a time
+# (EventHandlers.gathered): one statement stores them, one reads all that
+# screening them needs.
+_STORE = ListsStatement(db, f"""
     INSERT INTO {Message._meta.table_name} (message_id, chat_id, org_id, author_id, text, created_at, held)
-    VALUES (%s, %s, %s, %s, %s, %s, %s)
+    VALUES {{messages}}
     ON CONFLICT (message_id) DO UPDATE SET chat_id = excluded.chat_id, org_id = excluded.org_id,
         author_id = excluded.author_id, text = excluded.text, created_at = excluded.created_at,
         held = excluded.held""")
-# The chat, whether the author moderates it (while still in its school, as
-# directory.moderates says), the author's messages in the flood window, and
-# whether a flooding report about them is open already.
-_SCREENING = Statement(db, f"""
-    SELECT EXISTS (SELECT 1 FROM {Moderator._meta.table_name} d
-                     JOIN {OrgMember._meta.table_name} o ON o.user_id = d.user_id AND o.org_id = c.org_id
-                    WHERE d.chat_id = c.chat_id AND d.user_id = %s AND o.roles <> ''),
-           (SELECT COUNT(*) FROM {Message._meta.table_name} m
-             WHERE m.chat_id = c.chat_id AND m.author_id = %s AND m.created_at >= %s AND m.created_at <= %s),
-           EXISTS (SELECT 1 FROM {Report._meta.table_name} r
-                    WHERE r.author_id = %s AND r.chat_id = c.chat_id AND r.source = 'filter'
-                      AND r.status = 'open' AND r.flags LIKE '%%"{FLOODING}"%%')
-      FROM {Chat._meta.table_name} c
-     WHERE c.chat_id = %s""")
+# The authors' messages in the flood windows (first: the last column's type is
+# theirs), which authors moderate which chats (while still in the chat's
+# school, as directory.moderates says), the flooding reports about them still
+# open, and which of the chats moderation knows.
+_SCREENING = ListsStatement(db, f"""
+    SELECT 'message', m.chat_id, m.author_id, m.created_at FROM {Message._meta.table_name} m
+     WHERE m.chat_id IN ({{chats}}) AND m.author_id IN ({{authors}}) AND m.created_at >= %s AND m.created_at <= %s
+    UNION ALL
+    SELECT 'moderator', d.chat_id, d.user_id, NULL FROM {Moderator._meta.table_name} d
+      JOIN {Chat._meta.table_name} c ON c.chat_id = d.chat_id
+      JOIN {OrgMember._meta.table_name} o ON o.user_id = d.user_id AND o.org_id = c.org_id
+     WHERE d.chat_id IN ({{chats}}) AND d.user_id IN ({{authors}}) AND o.roles <> ''
+    UNION ALL
+    SELECT 'flooding', r.chat_id, r.author_id, NULL FROM {Report._meta.table_name} r
+     WHERE r.chat_id IN ({{chats}}) AND r.author_id IN ({{authors}}) AND r.source = 'filter' AND r.status = 'open'
+       AND r.flags LIKE '%%"{FLOODING}"%%'
+    UNION ALL
+    SELECT 'chat', c.chat_id, NULL, NULL FROM {Chat._meta.table_name} c WHERE c.chat_id IN ({{chats}})""")
 
 
-def message_posted(service: Service, filters: Filters, data: dict) -> None:
-    created_at = parse_iso(data["created_at"]) if data.get("created_at") else utcnow()
-    message = Message(message_id=data["message_id"], chat_id=data["chat_id"], org_id=data["org_id"],
-                      author_id=data["author_id"], text=data.get("text") or "", created_at=created_at,
-                      held=bool(data.get("held")))
-    _STORE.execute(message.message_id, message.chat_id, message.org_id, message.author_id, message.text,
-                   Message.created_at.db_value(created_at), Message.held.db_value(message.held))
-    since, until = flood_window(created_at, filters.flood_seconds)
-    screening = _SCREENING.execute(message.author_id, message.author_id, Message.created_at.db_value(since),
-                                   Message.created_at.db_value(until), message.author_id,
-                                   message.chat_id).fetchone()
-    if screening is None or screening[0]:
-        return  # a chat not known yet, or a message of one of its moderators
-    _moderates, in_window, flooding_reported = screening
-    found = dict(data.get("flags") or {}) if message.held else _screen(filters, message)
-    # One open flooding report per author and chat, not one per message of the burst.
-    if is_flooding(in_window, filters.flood_messages) and not flooding_reported:
-        found[FLOODING] = [f"{filters.flood_messages} in {filters.flood_seconds} s"]
-    if found or message.held:
-        reports.open_by_filter(service, Chat.get(Chat.chat_id == message.chat_id), message, found)
+@dataclass
+class _Screening:
+    """What screening a run of messages needs to know, read at once."""
+    known_chats: set[str] = field(default_factory=set)
+    moderating: set[tuple[str, str]] = field(default_factory=set)  # (chat, author)
+    flooding_reported: set[tuple[str, str]] = field(default_factory=set)  # (chat, author)
+    posted_at: dict[tuple[str, str], list[datetime]] = field(default_factory=dict)  # (chat, author) -> times
+
+    def in_window(self, message: Message, since: datetime, until: datetime) -> int:
+        return sum(1 for at in self.posted_at.get((message.chat_id, message.author_id), ()) if since <= at <= until)
+
+
+def messages_posted(service: Service, filters: Filters, posted: list[dict]) -> None:
+    """A run of messaging.message.created, in order."""
+    by_id: dict[str, Message] = {}
+    held_for: dict[str, dict] = {}  # messaging's findings about the messages it held
+    for data in posted:  # a message delivered twice in one run: stored and screened once
+        created_at = parse_iso(data["created_at"]) if data.get("created_at") else utcnow()
+        by_id[data["message_id"]] = Message(
+            message_id=data["message_id"], chat_id=data["chat_id"], org_id=data["org_id"],
+            author_id=data["author_id"], text=data.get("text") or "", created_at=created_at,
+            held=bool(data.get("held")))
+        held_for[data["message_id"]] = dict(data.get("flags") or {})
+    messages = list(by_id.values())
+    _STORE.execute(messages=[(m.message_id, m.chat_id, m.org_id, m.author_id, m.text,
+                              Message.created_at.db_value(m.created_at), Message.held.db_value(m.held))
+                             for m in messages])
+    windows = {m.message_id: flood_window(m.created_at, filters.flood_seconds) for m in messages}
+    screening = _screening(messages, min(since for since, _ in windows.values()),
+                           max(until for _, until in windows.values()))
+    for message in messages:
+        pair = (message.chat_id, message.author_id)
+        if message.chat_id not in screening.known_chats or pair in screening.moderating:
+            continue  # a chat not known yet, or a message of one of its moderators
+        found = held_for[message.message_id] if message.held else _screen(filters, message)
+        # One open flooding report per author and chat, not one per message of the burst.
+        if (is_flooding(screening.in_window(message, *windows[message.message_id]), filters.flood_messages)
+                and pair not in screening.flooding_reported):
+            found[FLOODING] = [f"{filters.flood_messages} in {filters.flood_seconds} s"]
+            screening.flooding_reported.add(pair)
+        if found or message.held:
+            reports.open_by_filter(service, Chat.get(Chat.chat_id == message.chat_id), message, found)
+
+
+def _screening(messages: list[Message], since: datetime, until: datetime) -> _Screening:
+    found = _Screening()
+    rows = _SCREENING.execute(Message.created_at.db_value(since), Message.created_at.db_value(until),
+                              chats=sorted({m.chat_id for m in messages}),
+                              authors=sorted({m.author_id for m in messages})).fetchall()
+    for kind, chat_id, user_id, created_at in rows:
+        if kind == "message":
+            found.posted_at.setdefault((chat_id, user_id), []).append(Message.created_at.python_value(created_at))
+        elif kind == "moderator":
+            found.moderating.add((chat_id, user_id))
+        elif kind == "flooding":
+            found.flooding_reported.add((chat_id, user_id))
+        else:
+            found.known_chats.add(chat_id)
+    return found
 
 
 def message_edited(service: Service, filters: Filters, data: dict) -> None:

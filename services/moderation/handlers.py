@@ -98,9 +98,9 @@ def moderator_removed(service, event):
     projections.moderator_removed(data["chat_id"], data["user_id"])
 
 
-@handlers.on("messaging.message.created")
-def message_created(service, event):
-    flags.message_posted(service, _filters(service), event["data"])
+@handlers.gathered("messaging.message.created")
+def messages_created(service, events):
+    flags.messages_posted(service, _filters(service), [event["data"] for event in events])
 
 
 @handlers.on("messaging.message.updated")

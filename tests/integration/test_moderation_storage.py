@@ -192,10 +192,12 @@ def test_erasing_a_person_leaves_every_entry_as_it_was_and_no_way_back_to_them(d
 
 
 def test_screening_reads_the_chat_its_moderators_and_the_flood_window_in_one_query(database_url, tmp_path):
-    """Every message of the platform is screened with hand-written statements:
-    on both databases a burst opens one flooding report, a moderator's
-    message is never screened, a dismissed moderator's is, and a message
-    delivered twice is stored once."""
+    """Every message of the platform is screened with hand-written statements,
+    a run of messages at a time: on both databases a burst opens one flooding
+    report, whether its messages come one by one or in one run; a moderator's
+    message is never screened, a dismissed moderator's is; a message
+    delivered twice is stored once, and one in a chat not known yet is stored
+    and not screened."""
     from services.common.filters import Filters
     from services.moderation import flags
     from services.moderation.models import Chat, Message, Moderator, OrgMember, Report
@@ -207,16 +209,24 @@ def test_screening_reads_the_chat_its_moderators_and_the_flood_window_in_one_que
     with runtime.connection(), runtime.db.atomic():
         OrgMember.create(org_id="org", user_id="teacher", roles="teacher")
         OrgMember.create(org_id="org", user_id="student", roles="student")
+        OrgMember.create(org_id="org", user_id="pupil", roles="student")
+        OrgMember.create(org_id="org", user_id="teacher2", roles="teacher")
         Chat.create(chat_id=chat_id, org_id="org", kind="group", title="Кружок", rules='["Вежливо"]')
         Moderator.create(chat_id=chat_id, user_id="teacher")
+        Moderator.create(chat_id=chat_id, user_id="teacher2")
+
+    def posted(author: str, text: str, seconds: float, message_id: str | None = None, chat: str = chat_id) -> dict:
+        return {"message_id": message_id or uuid.uuid4().hex, "chat_id": chat, "org_id": "org", "author_id": author,
+                "text": text, "created_at": (start + timedelta(seconds=seconds)).isoformat()}
+
+    def run(*messages: dict) -> None:
+        with runtime.connection(), runtime.db.atomic():
+            flags.messages_posted(runtime.service, filters, list(messages))
 
     def post(author: str, text: str, seconds: float, message_id: str | None = None) -> str:
-        message_id = message_id or uuid.uuid4().hex
-        with runtime.connection(), runtime.db.atomic():
-            flags.message_posted(runtime.service, filters, {
-                "message_id": message_id, "chat_id": chat_id, "org_id": "org", "author_id": author, "text": text,
-                "created_at": (start + timedelta(seconds=seconds)).isoformat()})
-        return message_id
+        message = posted(author, text, seconds, message_id)
+        run(message)
+        return message["message_id"]
 
     def reports() -> list[tuple[str, str]]:
         with runtime.connection():
@@ -241,4 +251,15 @@ def test_screening_reads_the_chat_its_moderators_and_the_flood_window_in_one_que
     assert reports() == [("student", '{"flooding": ["3 in 30 s"]}'), ("teacher", '{"stop_word": ["казино"]}')]
     with runtime.connection():
         assert Message.select().where(Message.author_id == "student").count() == 5
+
+    # In one run: a burst of another student's with a message delivered twice,
+    # the moderator's, and one in a chat moderation does not know yet.
+    twice = posted("pupil", "раз", 200)
+    run(posted("teacher2", "казино", 200), twice, posted("pupil", "два", 201), twice,
+        posted("pupil", "три", 202), posted("pupil", "четыре", 203), posted("pupil", "казино", 300, chat="new" * 10))
+    with runtime.connection():
+        assert Message.select().where(Message.author_id == "pupil").count() == 5
+        assert sorted((r.author_id, r.flags) for r in Report.select().where(Report.author_id == "pupil")) == [
+            ("pupil", '{"flooding": ["3 in 30 s"]}')]
+        assert not Report.select().where(Report.author_id == "teacher2").exists()
     runtime.db.close()
