@@ -6,6 +6,7 @@ chat's moderators). A flag never punishes anyone: only a moderator decides,
 citing a rule (regulation 2.6, 2.8)."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -56,21 +57,34 @@ def parse_stop_words(lines: Iterable[str]) -> tuple[str, ...]:
 
 def stop_words_in(text: str, words: Sequence[str]) -> list[str]:
     """The entries of `words` that `text` contains, as whole words (or word
-    beginnings, for entries ending in `*`), in any case, `ё` as `е`."""
+    beginnings, for entries ending in `*`), in any case, `ё` as `е`; in the
+    list's order. Every message is screened: the cost grows with the text,
+    not with the length of the operator's list."""
+    whole, beginnings, lengths, phrases, order = _stop_words(tuple(words))
     normal = " ".join(normalise(text).split())
     tokens = set(_WORD.findall(normal))
-    found = []
+    found = tokens & whole
+    for token in tokens:
+        found.update(beginnings[token[:length]] for length in lengths if token[:length] in beginnings)
+    found.update(entry for entry, pattern in phrases if pattern.search(normal))
+    return sorted(found, key=order.__getitem__)
+
+
+@functools.lru_cache(maxsize=8)
+def _stop_words(words: tuple[str, ...]) -> tuple[set, dict, list, list, dict]:
+    """A list made ready for matching: whole words and beginnings (by their
+    lengths) looked up by token, each phrase one expression."""
+    whole, beginnings, phrases = set(), {}, []
     for entry in words:
         if " " in entry:
-            hit = re.search(rf"(?<![0-9a-zа-я]){re.escape(entry.rstrip('*'))}"
-                            + ("" if entry.endswith("*") else r"(?![0-9a-zа-я])"), normal)
+            phrases.append((entry, re.compile(rf"(?<![0-9a-zа-я]){re.escape(entry.rstrip('*'))}"
+                                              + ("" if entry.endswith("*") else r"(?![0-9a-zа-я])"))))
         elif entry.endswith("*"):
-            hit = any(token.startswith(entry[:-1]) for token in tokens)
+            beginnings[entry[:-1]] = entry
         else:
-            hit = entry in tokens
-        if hit:
-            found.append(entry)
-    return found
+            whole.add(entry)
+    lengths = sorted({len(beginning) for beginning in beginnings})
+    return whole, beginnings, lengths, phrases, {entry: index for index, entry in enumerate(words)}
 
 
 def link_hosts(text: str) -> list[str]:

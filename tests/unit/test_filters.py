@@ -28,6 +28,24 @@ def test_the_operators_file_is_read_with_comments_and_yo():
     assert stop_words_in("Ежевика и плохое слово", words) == ["еж*", "плохое слово"]
 
 
+def test_every_matching_entry_of_a_long_list_is_found_in_the_lists_order():
+    """Entries that overlap all match; the operator's list may be long (every
+    message is screened against it), and answers the same as the rule read
+    entry by entry."""
+    words = tuple(f"слово{n}" for n in range(2000)) + ("казин*", "казино", "ка*", "заработок без*", "слово7*")
+
+    def entry_by_entry(text):
+        tokens = " ".join(text.lower().replace("ё", "е").split()).split()
+        return [entry for entry in words
+                if (" " in entry and entry.rstrip("*") in " ".join(tokens))
+                or (entry.endswith("*") and " " not in entry and any(t.startswith(entry[:-1]) for t in tokens))
+                or entry in tokens]
+
+    for text in ("Казино", "заработок без вложений слово1999", "СЛОВО77 и слово7", "ничего", "к"):
+        assert stop_words_in(text, words) == entry_by_entry(text)
+    assert stop_words_in("Казино, слово5", words) == ["слово5", "казин*", "казино", "ка*"]
+
+
 @pytest.mark.parametrize("text,hosts", [
     ("смотри https://www.Example.org/page?x=1", ["example.org"]),
     ("vk.com/id1 и t.me/channel", ["vk.com", "t.me"]),
