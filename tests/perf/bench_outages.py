@@ -215,13 +215,26 @@ def zip_longest_all(lists: list[list[str]]) -> list[list[str]]:
     return [[items[n] for items in lists if n < len(items)] for n in range(max(map(len, lists), default=0))]
 
 
+def _history_page(url: str, params: dict, token: str, deadline_s: float = 60) -> dict:
+    """A page of history; a process killed or restarted last may still be on
+    its way back (502/503): asked again until the deadline, any other refusal
+    said with its body."""
+    deadline = time.monotonic() + deadline_s
+    while True:
+        answer = requests.get(url, params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        if answer.status_code == 200:
+            return answer.json()
+        if answer.status_code < 500 or time.monotonic() > deadline:
+            raise AssertionError(f"history: {answer.status_code} {answer.text[:500]}")
+        time.sleep(0.5)
+
+
 def read_history(base_url: str, chat: dict) -> list[dict]:
     token = chat["members"][0]["token"]
     items, cursor = [], None
     while True:
         params = {"limit": 100, **({"cursor": cursor} if cursor else {})}
-        page = requests.get(f"{base_url}/api/v1/chats/{chat['chat_id']}/messages", params=params,
-                            headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+        page = _history_page(f"{base_url}/api/v1/chats/{chat['chat_id']}/messages", params, token)
         items += page["items"]
         cursor = page["next_cursor"]
         if not cursor:
