@@ -142,8 +142,13 @@ def open_database(url: str, pool_size: int = 20) -> peewee.Database:
     raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r}")
 
 
+def bound(db: peewee.Database) -> peewee.Database:
+    """The database itself: the one a service's proxy is bound to now, or `db`."""
+    return db.obj if isinstance(db, peewee.DatabaseProxy) else db
+
+
 def is_postgres(db: peewee.Database) -> bool:
-    target = db.obj if isinstance(db, peewee.DatabaseProxy) else db
+    target = bound(db)
     return isinstance(target, peewee.PostgresqlDatabase)
 
 
@@ -172,7 +177,7 @@ class Statement:
         return self._prepared
 
     def execute(self, *values) -> object:
-        target = self.db.obj if isinstance(self.db, peewee.DatabaseProxy) else self.db
+        target = bound(self.db)
         if getattr(target, "prepare_statements", False):
             prepare, execute = self._prepared or self._prepare_texts(len(values))
             session = target.connection()
@@ -206,7 +211,7 @@ class ListsStatement:
         self._sql: dict[tuple, str] = {}
 
     def execute(self, *values, **lists) -> object:
-        target = self.db.obj if isinstance(self.db, peewee.DatabaseProxy) else self.db
+        target = bound(self.db)
         shape = (type(target).__name__, *((name, len(items), _width(items[0])) for name, items in lists.items()))
         sql = self._sql.get(shape)
         if sql is None:

@@ -6,7 +6,6 @@ chat's moderators). A flag never punishes anyone: only a moderator decides,
 citing a rule (regulation 2.6, 2.8)."""
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -55,36 +54,43 @@ def parse_stop_words(lines: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(words))
 
 
+class StopWords:
+    """A stop-word list made ready for screening every message: whole words
+    and word beginnings (by their lengths) are looked up by the text's words,
+    each phrase is one expression; the cost grows with the text, not with the
+    length of the operator's list."""
+
+    def __init__(self, words: Sequence[str]):
+        self.whole: set[str] = set()
+        self.beginnings: dict[str, str] = {}
+        self.phrases: list[tuple[str, re.Pattern]] = []
+        for entry in words:
+            if " " in entry:
+                self.phrases.append((entry, re.compile(rf"(?<![0-9a-zа-я]){re.escape(entry.rstrip('*'))}"
+                                                       + ("" if entry.endswith("*") else r"(?![0-9a-zа-я])"))))
+            elif entry.endswith("*"):
+                self.beginnings[entry[:-1]] = entry
+            else:
+                self.whole.add(entry)
+        self.lengths = sorted({len(beginning) for beginning in self.beginnings})
+        self.order = {entry: index for index, entry in enumerate(words)}
+
+    def found_in(self, text: str) -> list[str]:
+        normal = " ".join(normalise(text).split())
+        tokens = set(_WORD.findall(normal))
+        found = tokens & self.whole
+        for token in tokens:
+            found.update(self.beginnings[token[:length]] for length in self.lengths
+                         if token[:length] in self.beginnings)
+        found.update(entry for entry, pattern in self.phrases if pattern.search(normal))
+        return sorted(found, key=self.order.__getitem__)
+
+
 def stop_words_in(text: str, words: Sequence[str]) -> list[str]:
     """The entries of `words` that `text` contains, as whole words (or word
     beginnings, for entries ending in `*`), in any case, `ё` as `е`; in the
-    list's order. Every message is screened: the cost grows with the text,
-    not with the length of the operator's list."""
-    whole, beginnings, lengths, phrases, order = _stop_words(tuple(words))
-    normal = " ".join(normalise(text).split())
-    tokens = set(_WORD.findall(normal))
-    found = tokens & whole
-    for token in tokens:
-        found.update(beginnings[token[:length]] for length in lengths if token[:length] in beginnings)
-    found.update(entry for entry, pattern in phrases if pattern.search(normal))
-    return sorted(found, key=order.__getitem__)
-
-
-@functools.lru_cache(maxsize=8)
-def _stop_words(words: tuple[str, ...]) -> tuple[set, dict, list, list, dict]:
-    """A list made ready for matching: whole words and beginnings (by their
-    lengths) looked up by token, each phrase one expression."""
-    whole, beginnings, phrases = set(), {}, []
-    for entry in words:
-        if " " in entry:
-            phrases.append((entry, re.compile(rf"(?<![0-9a-zа-я]){re.escape(entry.rstrip('*'))}"
-                                              + ("" if entry.endswith("*") else r"(?![0-9a-zа-я])"))))
-        elif entry.endswith("*"):
-            beginnings[entry[:-1]] = entry
-        else:
-            whole.add(entry)
-    lengths = sorted({len(beginning) for beginning in beginnings})
-    return whole, beginnings, lengths, phrases, {entry: index for index, entry in enumerate(words)}
+    list's order."""
+    return StopWords(words).found_in(text)
 
 
 def link_hosts(text: str) -> list[str]:
@@ -131,6 +137,10 @@ class Filters:
     allowed_hosts: frozenset[str] = field(default_factory=frozenset)
     flood_messages: int = DEFAULT_FLOOD_MESSAGES
     flood_seconds: int = DEFAULT_FLOOD_SECONDS
+    matcher: StopWords = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "matcher", StopWords(self.stop_words))
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Filters":
@@ -154,7 +164,7 @@ class Filters:
         `with_students` is asked only of a text with such a link: for most
         messages nobody has to find out who is in the chat."""
         found = {}
-        words = stop_words_in(text, self.stop_words)
+        words = self.matcher.found_in(text)
         if words:
             found[STOP_WORD] = words
         hosts = outside_hosts(text, self.allowed_hosts)
